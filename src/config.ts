@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
+export const REFRESH_TOKEN_GRANT_TYPE = 'refresh_token';
+
+export const BUNDLED_CONFIG_PATH = fileURLToPath(new URL('../config/devicegate.example.json', import.meta.url));
+
+/** RFC 8628 §3.2 lifetimes the server dictates; never taken from the client. */
+const DeviceCodePolicy = z
+  .object({
+    expires_in: z.int().min(60).max(86_400).meta({ description: 'Seconds a device_code/user_code pair lives.' }),
+    interval: z.int().min(1).max(60).meta({ description: 'Minimum seconds between polls (RFC 8628 §3.2).' }),
+  })
+  .strict();
+
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+
+/** A client, in RFC 7591 client-metadata names. */
+const ClientConfig = z
+  .object({
+    client_id: z.string().min(1).max(255).regex(/^[\x20-\x7E]+$/, 'client_id must be printable ASCII'),
+    client_name: z.string().min(1).max(200).optional(),
+    active: z.boolean().default(true).meta({ description: 'An inactive client is refused every grant.' }),
+    grant_types: z.array(z.string().min(1)).default([]),
+    scope: z
+      .string()
+      .default('')
+      .refine((s) => s === '' || s.split(' ').every((t) => scopeToken.test(t)), 'scope must be space-separated scope tokens')
+      .meta({ description: 'Space-separated scopes the client may request (RFC 7591 §2).' }),
+    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('none'),
+    client_secret_hash: z
+      .string()
+      .regex(/^\$scrypt\$/, 'client_secret_hash must be a $scrypt$ PHC string from `devicegate hash-password`')
+      .optional(),
+    resources: z
+      .array(z.url())
+      .default([])
+      .meta({ description: 'RFC 8707 resource indicators (token audiences) this client may ask for.' }),
+    device_code: DeviceCodePolicy.partial().optional(),
+  })
+  .strict()
+  .refine((c) => c.token_endpoint_auth_method === 'none' || c.client_secret_hash !== undefined, {
+    message: 'a confidential client needs client_secret_hash',
+    path: ['client_secret_hash'],
+  })
+  .refine((c) => c.token_endpoint_auth_method !== 'none' || c.client_secret_hash === undefined, {
+    message: 'a public client (token_endpoint_auth_method "none") must not have a client_secret_hash',
+    path: ['client_secret_hash'],
+  });
+export type ClientConfig = z.infer<typeof ClientConfig>;
+
+/** The JSON config file (DEVICEGATE_CONFIG). Its JSON Schema is published as openapi/config.schema.json. */
+export const ConfigFile = z
+  .object({
+    $schema: z.string().optional(),
+    device_code: DeviceCodePolicy.default({ expires_in: 900, interval: 5 }),
+    clients: z
+      .array(ClientConfig)
+      .min(1)
+      .refine((clients) => new Set(clients.map((c) => c.client_id)).size === clients.length, 'client_id values must be unique'),
+  })
+  .strict()
+  .meta({ title: 'devicegate configuration', description: 'Clients and device-code policy of a devicegate server.' });
+export type ConfigFile = z.infer<typeof ConfigFile>;
+
+const Environment = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'ISSUER must have no query or fragment (RFC 8414 §2)')
+    .optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  DEVICEGATE_CONFIG: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Public base URL, no trailing slash. */
+  readonly issuer: string;
+  readonly redisUrl: string | undefined;
+  readonly configPath: string;
+  readonly logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
+  readonly file: ConfigFile;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parse environment and config file once, at start-up; a bad value names its field. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsedEnv = Environment.safeParse(emptyToUndefined(env));
+  if (!parsedEnv.success) throw new ConfigError(`invalid environment: ${describeIssues(parsedEnv.error)}`);
+  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, LOG_LEVEL } = parsedEnv.data;
+  const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
+  const file = parseConfigFile(readConfigText(configPath), configPath);
+  return deepFreeze({
+    port: PORT,
+    host: HOST,
+    issuer: (ISSUER ?? `http://localhost:${PORT}`).replace(/\/+$/, ''),
+    redisUrl: REDIS_URL,
+    configPath,
+    logLevel: LOG_LEVEL,
+    file,
+  });
+}
+
+export function parseConfigFile(text: string, source = 'config'): ConfigFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${source}: not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ConfigFile.safeParse(json);
+  if (!parsed.success) throw new ConfigError(`${source}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`DEVICEGATE_CONFIG: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+}
+
+/** `clients[1].device_code.interval: Too small: expected number to be >=1` */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? formatPath(issue.path) : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`)).join('');
+}
+
+function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,71 @@
+import { type ClientConfig, DEVICE_CODE_GRANT_TYPE } from '../config.js';
+import { InvalidClientError, InvalidRequestError, UnauthorizedClientError } from './errors.js';
+import { verifySecret } from './password.js';
+
+/** What the request carried to identify and authenticate the client (RFC 6749 §2.3). */
+export interface ClientCredentials {
+  /** From HTTP Basic (client_secret_basic), already form-decoded. */
+  basic?: { clientId: string; clientSecret: string } | undefined;
+  /** From the form body. */
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+}
+
+export class ClientRegistry {
+  private readonly clients: ReadonlyMap<string, ClientConfig>;
+
+  constructor(clients: readonly ClientConfig[]) {
+    this.clients = new Map(clients.map((client) => [client.client_id, client]));
+  }
+
+  get(clientId: string): ClientConfig | undefined {
+    return this.clients.get(clientId);
+  }
+
+  all(): ClientConfig[] {
+    return [...this.clients.values()];
+  }
+
+  /**
+   * RFC 6749 §2.3: identifies the client and checks its registered authentication method. Unknown
+   * clients and failed authentication are the same invalid_client, so the answer leaks nothing.
+   */
+  async authenticate(credentials: ClientCredentials): Promise<ClientConfig> {
+    const { basic } = credentials;
+    const basicAttempted = basic !== undefined;
+    if (basic && credentials.clientSecret !== undefined) {
+      // RFC 6749 §2.3: the client MUST NOT use more than one authentication method in a request.
+      throw new InvalidRequestError('client authentication must use one method, not both Basic and client_secret');
+    }
+    if (basic && credentials.clientId !== undefined && credentials.clientId !== basic.clientId) {
+      throw new InvalidRequestError('client_id does not match the Authorization header');
+    }
+    const clientId = basic?.clientId ?? credentials.clientId;
+    if (clientId === undefined) throw new InvalidRequestError('client_id is required');
+
+    const client = this.clients.get(clientId);
+    if (!client) throw new InvalidClientError('client authentication failed', { basicAttempted });
+
+    const method = client.token_endpoint_auth_method;
+    const presented = basic ? 'client_secret_basic' : credentials.clientSecret !== undefined ? 'client_secret_post' : 'none';
+    if (presented !== method) {
+      throw new InvalidClientError(`client must authenticate with ${method}`, { basicAttempted });
+    }
+    if (method !== 'none') {
+      const secret = basic?.clientSecret ?? credentials.clientSecret ?? '';
+      if (!client.client_secret_hash || !(await verifySecret(secret, client.client_secret_hash))) {
+        throw new InvalidClientError('client authentication failed', { basicAttempted });
+      }
+    }
+    return client;
+  }
+}
+
+/** RFC 6749 §5.2 unauthorized_client: the client exists but may not use this grant. */
+export function assertGrantAllowed(client: ClientConfig, grantType: string): void {
+  if (!client.active) throw new UnauthorizedClientError('client is not active');
+  if (!client.grant_types.includes(grantType)) {
+    throw new UnauthorizedClientError(`client is not allowed the grant type ${grantType}`);
+  }
+}
+

@@ -1,0 +1,52 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * RFC 8628 §6.1: user codes are short, typed by people, and must resist guessing. 31 characters:
+ * upper-case letters and digits without the confusable 0/O, 1/I/L (the alphabet the issue fixes).
+ */
+export const USER_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+export const USER_CODE_LENGTH = 8;
+const DISPLAY_GROUP = 4;
+
+// Largest multiple of the alphabet size that fits in a byte: bytes at or above it are rejected so
+// that every character is equally likely (no modulo bias).
+const UNBIASED_BYTE_LIMIT = 256 - (256 % USER_CODE_ALPHABET.length);
+
+/** RFC 8628 §3.2 device_code: 32 random bytes, base64url (43 characters). */
+export function generateDeviceCode(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** A normalised user code: 8 characters from the alphabet, no separator. */
+export function generateUserCode(random: (size: number) => Buffer = randomBytes): string {
+  let code = '';
+  while (code.length < USER_CODE_LENGTH) {
+    for (const byte of random(USER_CODE_LENGTH * 2)) {
+      if (byte >= UNBIASED_BYTE_LIMIT) continue;
+      code += USER_CODE_ALPHABET[byte % USER_CODE_ALPHABET.length];
+      if (code.length === USER_CODE_LENGTH) break;
+    }
+  }
+  return code;
+}
+
+/** `WDJBMJHT` → `WDJB-MJHT`. */
+export function formatUserCode(normalised: string): string {
+  return `${normalised.slice(0, DISPLAY_GROUP)}-${normalised.slice(DISPLAY_GROUP)}`;
+}
+
+/**
+ * What a person typed → the normalised code, or null when it cannot be one. Accepts lower case,
+ * spaces and any number of dashes (RFC 8628 §6.1: be lenient with what people type).
+ */
+export function normaliseUserCode(typed: string): string | null {
+  const candidate = typed.toUpperCase().replace(/[\s-]+/g, '');
+  if (candidate.length !== USER_CODE_LENGTH) return null;
+  for (const char of candidate) if (!USER_CODE_ALPHABET.includes(char)) return null;
+  return candidate;
+}
+
+/** The device_code is stored only as this hash, so a leaked dump or MONITOR yields no pollable code. */
+export function hashDeviceCode(deviceCode: string): string {
+  return createHash('sha256').update(deviceCode).digest('base64url');
+}

@@ -1,0 +1,97 @@
+import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE } from '../config.js';
+import type { DeviceAuthorizationResponse } from '../contracts/device-authorization.js';
+import type { DeviceGrantRepository } from '../store/repository.js';
+import { assertGrantAllowed } from './clients.js';
+import type { Clock } from './clock.js';
+import { formatUserCode, generateDeviceCode, generateUserCode, hashDeviceCode } from './codes.js';
+import { InvalidScopeError, InvalidTargetError, TemporarilyUnavailableError } from './errors.js';
+
+/** How often a new user code is drawn when it collides with a live grant's (31^8 codes: rare). */
+const USER_CODE_ATTEMPTS = 5;
+
+export interface DeviceAuthorizationDeps {
+  readonly store: DeviceGrantRepository;
+  readonly clock: Clock;
+  /** Public base URL without trailing slash. */
+  readonly issuer: string;
+  readonly defaultPolicy: ConfigFile['device_code'];
+  readonly generateUserCode?: () => string;
+}
+
+export interface DeviceAuthorizationInput {
+  readonly scope?: string | undefined;
+  readonly resource?: readonly string[] | undefined;
+  readonly requester: { readonly ip: string | null; readonly userAgent: string | null };
+}
+
+/** RFC 8628 §3.1–3.2: checks the request against the client's registration and issues a code pair. */
+export async function authorizeDevice(
+  deps: DeviceAuthorizationDeps,
+  client: ClientConfig,
+  input: DeviceAuthorizationInput,
+): Promise<DeviceAuthorizationResponse> {
+  assertGrantAllowed(client, DEVICE_CODE_GRANT_TYPE);
+  const scope = grantedScope(client, input.scope);
+  const resource = grantedResources(client, input.resource ?? []);
+  // The server, never the client, dictates lifetime and polling interval (RFC 8628 §3.2).
+  const { expires_in, interval } = { ...deps.defaultPolicy, ...client.device_code };
+
+  const deviceCode = generateDeviceCode();
+  const now = deps.clock.now();
+  const nextUserCode = deps.generateUserCode ?? generateUserCode;
+  for (let attempt = 0; attempt < USER_CODE_ATTEMPTS; attempt++) {
+    const userCode = nextUserCode();
+    const stored = await deps.store.create(
+      {
+        deviceCodeHash: hashDeviceCode(deviceCode),
+        userCode,
+        clientId: client.client_id,
+        scope,
+        resource,
+        status: 'pending',
+        interval,
+        createdAt: now,
+        expiresAt: now + expires_in * 1000,
+        lastPolledAt: null,
+        subject: null,
+        decidedAt: null,
+        requester: input.requester,
+      },
+      now,
+    );
+    if (stored) {
+      const displayed = formatUserCode(userCode);
+      return {
+        device_code: deviceCode,
+        user_code: displayed,
+        verification_uri: `${deps.issuer}/device`,
+        verification_uri_complete: `${deps.issuer}/device?user_code=${displayed}`,
+        expires_in,
+        interval,
+      };
+    }
+  }
+  throw new TemporarilyUnavailableError('could not allocate a unique user code; retry');
+}
+
+/**
+ * RFC 6749 §3.3: the requested scope must be within the client's registered scope. When the
+ * client omits it, the grant gets every scope the client is registered for (documented default).
+ */
+function grantedScope(client: ClientConfig, requested: string | undefined): string[] {
+  const allowed = new Set(client.scope.split(' ').filter(Boolean));
+  if (requested === undefined) return [...allowed];
+  const tokens = requested.split(' ');
+  if (tokens.some((token) => token === '')) throw new InvalidScopeError('scope must be single-space-separated scope tokens');
+  const unknown = tokens.filter((token) => !allowed.has(token));
+  if (unknown.length) throw new InvalidScopeError(`scope not allowed for this client: ${unknown.join(' ')}`);
+  return [...new Set(tokens)];
+}
+
+/** RFC 8707 §2: each resource must be one the client may obtain tokens for. */
+function grantedResources(client: ClientConfig, requested: readonly string[]): string[] {
+  const allowed = new Set(client.resources);
+  const refused = requested.filter((resource) => !allowed.has(resource));
+  if (refused.length) throw new InvalidTargetError(`resource not allowed for this client: ${refused.join(' ')}`);
+  return [...new Set(requested)];
+}

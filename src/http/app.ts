@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import Router from '@koa/router';
+import Koa, { type Context, type Next } from 'koa';
+import type { Logger } from 'pino';
+import { InvalidRequestError } from '../domain/errors.js';
+import type { Services } from '../trpc/trpc.js';
+import { callerFactory } from './caller.js';
+import { deviceAuthorizationHandler } from './handlers/device-authorization.js';
+import { oauthErrorRenderer } from './oauth-errors.js';
+
+export interface AppOptions {
+  readonly services: Services;
+  readonly logger: Logger;
+  /** Trust X-Forwarded-* (only behind a reverse proxy that sets them). */
+  readonly trustProxy?: boolean;
+}
+
+const OPENAPI_DOCUMENT = new URL('../../openapi/openapi.json', import.meta.url);
+const REDOC_PAGE = new URL('../../openapi/docs.html', import.meta.url);
+
+/** The Koa app: error renderer first, then routes. Every OAuth endpoint is POST-only. */
+export function createApp({ services, logger, trustProxy = false }: AppOptions): Koa {
+  const app = new Koa({ proxy: trustProxy });
+  app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
+  const callerFor = callerFactory(services);
+  const router = new Router();
+
+  postOnly(router, '/oauth/device/authorize', deviceAuthorizationHandler(callerFor));
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  const openApiDocument = readFileSync(OPENAPI_DOCUMENT, 'utf8');
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = openApiDocument;
+  });
+  const redocPage = readFileSync(REDOC_PAGE, 'utf8');
+  router.get('/docs', (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = redocPage;
+  });
+
+  app.use(oauthErrorRenderer(logger));
+  app.use(baseSecurityHeaders);
+  app.use(router.routes());
+  app.use(notFound);
+  return app;
+}
+
+/** Any other method on an OAuth endpoint: 405 with Allow and an RFC 6749 §5.2 body. */
+function postOnly(router: Router, path: string, handler: (ctx: Context) => Promise<void>): void {
+  router.post(path, handler);
+  router.all(path, (ctx) => {
+    if (ctx.method === 'POST') return;
+    ctx.set('Allow', 'POST');
+    throw new InvalidRequestError(`${ctx.method} is not allowed; use POST`, 405);
+  });
+}
+
+async function baseSecurityHeaders(ctx: Context, next: Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  await next();
+}
+
+function notFound(ctx: Context): void {
+  if (ctx.status !== 404 || ctx.body !== undefined) return;
+  throw new InvalidRequestError(`no endpoint at ${ctx.method} ${ctx.path}`, 404);
+}

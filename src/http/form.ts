@@ -1,0 +1,45 @@
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import { InvalidRequestError } from '../domain/errors.js';
+
+/** OAuth requests are a few hundred bytes; anything larger is refused before it is parsed. */
+export const FORM_BODY_LIMIT_BYTES = 4 * 1024;
+
+/** A form body as a map of parameter name → every value it was sent with, in order. */
+export type FormParams = Map<string, string[]>;
+
+/**
+ * Reads an application/x-www-form-urlencoded body (RFC 6749 §3.2, Appendix B: UTF-8). Parsed with
+ * WHATWG URLSearchParams, so `a[b]=c` stays the literal (unknown, ignored) parameter `a[b]` instead
+ * of qs-style nesting. RFC 6749 §3.1: parameters sent without a value are treated as omitted.
+ */
+export async function readForm(ctx: Context, limit = FORM_BODY_LIMIT_BYTES): Promise<FormParams> {
+  if (!ctx.is('application/x-www-form-urlencoded')) {
+    throw new InvalidRequestError('the request body must be application/x-www-form-urlencoded');
+  }
+  const charset = ctx.request.charset;
+  if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset.toLowerCase())) {
+    throw new InvalidRequestError(`unsupported charset ${charset}; use UTF-8`);
+  }
+  let text: string;
+  try {
+    text = await getRawBody(ctx.req, { limit, length: ctx.request.length, encoding: 'utf8' });
+  } catch (error) {
+    throw bodyReadError(error, limit);
+  }
+  const params: FormParams = new Map();
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (value === '') continue;
+    const values = params.get(name);
+    if (values) values.push(value);
+    else params.set(name, [value]);
+  }
+  return params;
+}
+
+function bodyReadError(error: unknown, limit: number): InvalidRequestError {
+  const type = (error as { type?: string }).type;
+  if (type === 'entity.too.large') return new InvalidRequestError(`request body exceeds ${limit} bytes`, 413);
+  if (type === 'request.size.invalid') return new InvalidRequestError('request body length does not match Content-Length');
+  return new InvalidRequestError('request body could not be read');
+}

@@ -1,0 +1,67 @@
+import { TRPCError } from '@trpc/server';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { OAuthErrorBody } from '../contracts/oauth-error.js';
+import { InvalidRequestError, OAuthError, ServerError } from '../domain/errors.js';
+
+/** RFC 6749 §5.1: token and error responses must not be cached. */
+export function setNoStore(ctx: Context): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+}
+
+/**
+ * The one place errors become responses: RFC 6749 §5.2 bodies, exact statuses, no stack traces.
+ * Anything that is not an OAuth error is our fault: logged, answered as a bare server_error.
+ */
+export function oauthErrorRenderer(logger: Logger) {
+  return async function renderOAuthErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (thrown) {
+      const error = toOAuthError(thrown);
+      if (error instanceof ServerError) logger.error({ err: thrown, path: ctx.path }, 'unhandled error');
+      renderOAuthError(ctx, error);
+    }
+  };
+}
+
+export function renderOAuthError(ctx: Context, error: OAuthError): void {
+  const body: OAuthErrorBody = { error: error.error };
+  if (error.description) body.error_description = asciiDescription(error.description);
+  ctx.status = error.status;
+  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  setNoStore(ctx);
+  ctx.body = body;
+}
+
+export function toOAuthError(thrown: unknown): OAuthError {
+  if (thrown instanceof OAuthError) return thrown;
+  if (thrown instanceof TRPCError) {
+    // tRPC wraps what procedures throw; input validation failures carry the ZodError.
+    if (thrown.cause instanceof OAuthError) return thrown.cause;
+    if (thrown.code === 'BAD_REQUEST' && thrown.cause instanceof z.ZodError) return fromZodError(thrown.cause);
+    return new ServerError('internal error');
+  }
+  if (thrown instanceof z.ZodError) return fromZodError(thrown);
+  const status = (thrown as { status?: unknown; expose?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (thrown as { expose?: unknown }).expose) {
+    return new InvalidRequestError((thrown as Error).message, status);
+  }
+  return new ServerError('internal error');
+}
+
+/** A contract violation → invalid_request naming the parameter (the first issue is enough). */
+function fromZodError(error: z.ZodError): InvalidRequestError {
+  const issue = error.issues[0];
+  if (!issue) return new InvalidRequestError('invalid request');
+  const parameter = issue.path[0];
+  const named = typeof parameter === 'string' && !issue.message.includes(parameter);
+  return new InvalidRequestError(named ? `${parameter}: ${issue.message}` : issue.message);
+}
+
+/** RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E. */
+function asciiDescription(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?').slice(0, 300);
+}

@@ -1,0 +1,73 @@
+import type { Clock } from '../domain/clock.js';
+import { systemClock } from '../domain/clock.js';
+import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
+
+interface Entry {
+  grant: DeviceGrant;
+  /** When the grant (and its user-code index) disappears: expiry plus tombstone. */
+  evictAt: number;
+}
+
+/**
+ * The embedded default: `npm start` works with nothing else running. Single process only; state is
+ * lost on restart. Expiry follows the injected clock, so tests move time instead of sleeping.
+ */
+export class MemoryDeviceGrantRepository implements DeviceGrantRepository {
+  private readonly byDeviceCodeHash = new Map<string, Entry>();
+  private readonly deviceCodeHashByUserCode = new Map<string, string>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly clock: Clock = systemClock, sweepEveryMs = 60_000) {
+    this.sweeper = setInterval(() => this.sweep(), sweepEveryMs);
+    this.sweeper.unref();
+  }
+
+  async create(grant: DeviceGrant, now: number): Promise<boolean> {
+    const taken = this.liveEntryByUserCode(grant.userCode);
+    if (taken) return false;
+    this.byDeviceCodeHash.set(grant.deviceCodeHash, { grant: structuredClone(grant), evictAt: now + retentionMs(grant, now) });
+    this.deviceCodeHashByUserCode.set(grant.userCode, grant.deviceCodeHash);
+    return true;
+  }
+
+  async findByUserCode(userCode: string): Promise<DeviceGrant | null> {
+    const entry = this.liveEntryByUserCode(userCode);
+    return entry ? structuredClone(entry.grant) : null;
+  }
+
+  async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null> {
+    const entry = this.liveEntry(deviceCodeHash);
+    return entry ? structuredClone(entry.grant) : null;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+
+  private liveEntryByUserCode(userCode: string): Entry | undefined {
+    const deviceCodeHash = this.deviceCodeHashByUserCode.get(userCode);
+    return deviceCodeHash === undefined ? undefined : this.liveEntry(deviceCodeHash);
+  }
+
+  private liveEntry(deviceCodeHash: string): Entry | undefined {
+    const entry = this.byDeviceCodeHash.get(deviceCodeHash);
+    if (!entry) return undefined;
+    if (entry.evictAt <= this.clock.now()) {
+      this.evict(deviceCodeHash, entry);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private evict(deviceCodeHash: string, entry: Entry): void {
+    this.byDeviceCodeHash.delete(deviceCodeHash);
+    if (this.deviceCodeHashByUserCode.get(entry.grant.userCode) === deviceCodeHash) {
+      this.deviceCodeHashByUserCode.delete(entry.grant.userCode);
+    }
+  }
+
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const [hash, entry] of this.byDeviceCodeHash) if (entry.evictAt <= now) this.evict(hash, entry);
+  }
+}

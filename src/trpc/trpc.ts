@@ -1,0 +1,20 @@
+import { initTRPC } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { ClientRegistry } from '../domain/clients.js';
+import type { DeviceAuthorizationDeps } from '../domain/device-authorization.js';
+
+/** Long-lived services the procedures use. */
+export interface Services {
+  readonly clients: ClientRegistry;
+  readonly deviceAuthorization: DeviceAuthorizationDeps;
+}
+
+/** Per-request context: what the HTTP layer learnt outside the form body. */
+export interface RequestContext {
+  readonly services: Services;
+  /** HTTP Basic client credentials (RFC 6749 §2.3.1), already decoded. */
+  readonly basic: { clientId: string; clientSecret: string } | undefined;
+  readonly requester: { ip: string | null; userAgent: string | null };
+}
+
+export const t = initTRPC.context<RequestContext>().meta<OpenApiMeta>().create();

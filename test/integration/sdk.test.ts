@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceGateClient, OAuthResponseError } from '../../src/sdk/index.js';
+import { CONFIDENTIAL_SECRET, startTestServer, type TestServer } from '../support/server.js';
+
+describe('typed SDK against the running server', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer('memory');
+  });
+  afterAll(() => server.close());
+
+  it('deviceAuthorization() sends a form body, repeated resources included, and returns typed data', async () => {
+    const sdk = new DeviceGateClient({ baseUrl: server.url });
+    const result = await sdk.deviceAuthorization({
+      client_id: 'demo-cli',
+      scope: 'openid',
+      resource: ['https://mcp.example.com/', 'https://other.example.com/api'],
+    });
+    expect(result.interval).toBe(5);
+    expect(result.expires_in).toBe(600);
+    const grant = await server.store.findByUserCode(result.user_code.replace('-', ''));
+    expect(grant?.resource).toEqual(['https://mcp.example.com/', 'https://other.example.com/api']);
+  });
+
+  it('authenticates a confidential client with HTTP Basic', async () => {
+    const sdk = new DeviceGateClient({
+      baseUrl: server.url,
+      clientSecretBasic: { clientId: 'basic-service', clientSecret: CONFIDENTIAL_SECRET },
+    });
+    expect((await sdk.deviceAuthorization({})).device_code).toHaveLength(43);
+  });
+
+  it('throws OAuthResponseError carrying the RFC error and status', async () => {
+    const sdk = new DeviceGateClient({ baseUrl: server.url });
+    const failure = await sdk.deviceAuthorization({ client_id: 'demo-cli', scope: 'admin' }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(OAuthResponseError);
+    expect(failure).toMatchObject({ status: 400, error: 'invalid_scope' });
+    const unknown = await sdk.deviceAuthorization({ client_id: 'nobody' }).catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 401, error: 'invalid_client' });
+  });
+});

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/**
+ * A private redis-server for one test file, on a free port, keeping nothing on disk; tests can stop
+ * and restart it to simulate outages. Without redis-server on PATH, falls back to REDIS_URL (then
+ * stop/restart are unavailable and tests that need them skip with a reason). Never touches the
+ * machine's shared instance: with the fallback, every test uses its own key prefix and never flushes.
+ */
+export interface TestRedis {
+  readonly url: string;
+  /** A fresh key prefix so tests sharing a server never see each other's keys. */
+  prefix(): string;
+  readonly canRestart: boolean;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** True when this machine can run private redis-servers (fault tests need one to stop and start). */
+export const privateRedisAvailable = spawnSync('redis-server', ['--version']).status === 0;
+
+export async function startTestRedis(): Promise<TestRedis> {
+  if (!privateRedisAvailable) {
+    const url = process.env.REDIS_URL;
+    if (!url) throw new Error('tests need redis-server on PATH or REDIS_URL');
+    return {
+      url,
+      prefix: uniquePrefix,
+      canRestart: false,
+      stop: () => Promise.reject(new Error('cannot stop an external Redis')),
+      start: () => Promise.reject(new Error('cannot start an external Redis')),
+      close: async () => {},
+    };
+  }
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+      { stdio: 'ignore' },
+    );
+    await waitForPing(port);
+  };
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return { url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix, canRestart: true, stop, start, close: stop };
+}
+
+function uniquePrefix(): string {
+  return `devicegate-test:${randomBytes(6).toString('hex')}:`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPing(port: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      if ((await redis.ping()) === 'PONG') return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    } finally {
+      redis.disconnect();
+    }
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}

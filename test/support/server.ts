@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import { type ClientConfig, type Config, parseConfigFile } from '../../src/config.js';
+import { type Clock, ManualClock } from '../../src/domain/clock.js';
+import { hashSecret } from '../../src/domain/password.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
+import { RedisDeviceGrantRepository } from '../../src/store/redis.js';
+import { freePort, type TestRedis } from './redis-server.js';
+
+export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const CONFIDENTIAL_SECRET = 'correct horse battery staple';
+
+/** Clients covering every registration the endpoints distinguish. */
+export async function testClients(): Promise<ClientConfig[]> {
+  const secretHash = await hashSecret(CONFIDENTIAL_SECRET);
+  const file = parseConfigFile(
+    JSON.stringify({
+      device_code: { expires_in: 600, interval: 5 },
+      clients: [
+        {
+          client_id: 'demo-cli',
+          client_name: 'Demo CLI',
+          grant_types: [DEVICE_GRANT, 'refresh_token'],
+          scope: 'openid profile mcp:tools',
+          resources: ['https://mcp.example.com/', 'https://other.example.com/api'],
+        },
+        {
+          client_id: 'slow-cli',
+          grant_types: [DEVICE_GRANT],
+          scope: 'openid',
+          device_code: { expires_in: 300, interval: 10 },
+        },
+        { client_id: 'no-device-grant', grant_types: ['refresh_token'], scope: 'openid' },
+        { client_id: 'inactive-cli', active: false, grant_types: [DEVICE_GRANT], scope: 'openid' },
+        {
+          client_id: 'basic-service',
+          grant_types: [DEVICE_GRANT],
+          scope: 'openid',
+          token_endpoint_auth_method: 'client_secret_basic',
+          client_secret_hash: secretHash,
+        },
+        {
+          client_id: 'post-service',
+          grant_types: [DEVICE_GRANT],
+          scope: 'openid',
+          token_endpoint_auth_method: 'client_secret_post',
+          client_secret_hash: secretHash,
+        },
+      ],
+    }),
+  );
+  return file.clients;
+}
+
+export type StoreKind = 'memory' | 'redis';
+
+export interface TestServer extends RunningServer {
+  readonly clock: ManualClock;
+}
+
+/** A real HTTP server on a free port with the test clients, on the memory store or a private Redis. */
+export async function startTestServer(kind: StoreKind, redis?: TestRedis, clock = new ManualClock(Date.now())): Promise<TestServer> {
+  const clients = await testClients();
+  const port = await freePort();
+  const config: Config = {
+    port,
+    host: '127.0.0.1',
+    issuer: `http://127.0.0.1:${port}`,
+    redisUrl: undefined,
+    configPath: '(test)',
+    logLevel: 'silent',
+    file: { device_code: { expires_in: 600, interval: 5 }, clients },
+  };
+  const store =
+    kind === 'memory'
+      ? new MemoryDeviceGrantRepository(clock as Clock)
+      : await RedisDeviceGrantRepository.connect(redis!.url, { keyPrefix: redis!.prefix() });
+  const server = await startServer(config, { clock, store, logger: pino({ level: 'silent' }) });
+  return { ...server, clock };
+}
+
+export function form(params: Record<string, string | string[]>): string {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) for (const v of [value].flat()) body.append(name, v);
+  return body.toString();
+}
+
+export function basic(clientId: string, secret: string): string {
+  const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}`;
+}
