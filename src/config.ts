@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -51,11 +52,42 @@ const ClientConfig = z
   });
 export type ClientConfig = z.infer<typeof ClientConfig>;
 
+/** Token lifetimes, audience and signing keys. */
+const TokenPolicy = z
+  .object({
+    access_token_ttl: z
+      .int()
+      .min(60)
+      .max(86_400)
+      .default(600)
+      .meta({ description: 'Access token lifetime in seconds (short-lived: MCP authorization spec).' }),
+    refresh_token_ttl: z
+      .int()
+      .min(300)
+      .max(31_536_000)
+      .default(2_592_000)
+      .meta({ description: 'Refresh token lifetime in seconds; each rotation starts a new lifetime.' }),
+    default_audience: z
+      .url()
+      .optional()
+      .meta({ description: 'The `aud` of access tokens when the client names no resource; defaults to the issuer.' }),
+    jwks_path: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'A JSON file {"keys":[…]} of private ES256 JWKs; the first signs, all are published. Unset: a key is generated in the data directory.',
+      }),
+  })
+  .strict();
+
 /** The JSON config file (DEVICEGATE_CONFIG). Its JSON Schema is published as openapi/config.schema.json. */
 export const ConfigFile = z
   .object({
     $schema: z.string().optional(),
     device_code: DeviceCodePolicy.default({ expires_in: 900, interval: 5 }),
+    tokens: TokenPolicy.default({ access_token_ttl: 600, refresh_token_ttl: 2_592_000 }),
     clients: z
       .array(ClientConfig)
       .min(1)
@@ -74,6 +106,7 @@ const Environment = z.object({
     .optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DEVICEGATE_CONFIG: z.string().min(1).optional(),
+  DEVICEGATE_DATA_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -84,6 +117,8 @@ export interface Config {
   readonly issuer: string;
   readonly redisUrl: string | undefined;
   readonly configPath: string;
+  /** Where generated signing keys are kept (mode 0700 directory, 0600 files). */
+  readonly dataDir: string;
   readonly logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
   readonly file: ConfigFile;
 }
@@ -96,7 +131,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsedEnv = Environment.safeParse(emptyToUndefined(env));
   if (!parsedEnv.success) throw new ConfigError(`invalid environment: ${describeIssues(parsedEnv.error)}`);
-  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, LOG_LEVEL } = parsedEnv.data;
+  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL } = parsedEnv.data;
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
   return deepFreeze({
@@ -105,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: (ISSUER ?? `http://localhost:${PORT}`).replace(/\/+$/, ''),
     redisUrl: REDIS_URL,
     configPath,
+    dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),
     logLevel: LOG_LEVEL,
     file,
   });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { type ClientConfig, type Config, parseConfigFile } from '../../src/config.js';
 import { type Clock, ManualClock } from '../../src/domain/clock.js';
@@ -68,8 +71,13 @@ export async function startTestServer(kind: StoreKind, redis?: TestRedis, clock 
     issuer: `http://127.0.0.1:${port}`,
     redisUrl: undefined,
     configPath: '(test)',
+    dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
     logLevel: 'silent',
-    file: { device_code: { expires_in: 600, interval: 5 }, clients },
+    file: {
+      device_code: { expires_in: 600, interval: 5 },
+      tokens: { access_token_ttl: 600, refresh_token_ttl: 86_400 },
+      clients,
+    },
   };
   const store =
     kind === 'memory'
