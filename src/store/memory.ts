@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { systemClock } from '../domain/clock.js';
+import { type Decision, type DecisionOutcome, decideGrant, decidePoll, type PollOutcome } from '../domain/poll-policy.js';
 import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
 
 interface Entry {
@@ -38,6 +39,21 @@ export class MemoryDeviceGrantRepository implements DeviceGrantRepository {
   async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null> {
     const entry = this.liveEntry(deviceCodeHash);
     return entry ? structuredClone(entry.grant) : null;
+  }
+
+  // Atomic by construction: no await between reading and writing the entry.
+  async poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
+    const entry = this.liveEntry(deviceCodeHash);
+    const { outcome, next } = decidePoll(entry?.grant ?? null, clientId, now);
+    if (entry && next) entry.grant = next;
+    return structuredClone(outcome);
+  }
+
+  async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
+    const entry = this.liveEntryByUserCode(userCode);
+    const { outcome, next } = decideGrant(entry?.grant ?? null, decision, now);
+    if (entry && next) entry.grant = next;
+    return outcome;
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { TemporarilyUnavailableError } from '../domain/errors.js';
-import { grantFromHashFields, grantToHashFields } from './grant-hash.js';
+import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
+import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './keys.js';
 import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
+/** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+
 interface DeviceGrantCommands {
   dgCreateGrant(userCodeIndexKey: string, grantKey: string, ttlMs: number, ...fields: string[]): Promise<0 | 1>;
+  dgPollGrant(grantKey: string, clientId: string, now: number): Promise<[string, ...(string | number)[]]>;
+  dgDecideGrant(userCodeIndexKey: string, now: number, action: string, subject: string, scope: string): Promise<DecisionOutcome>;
 }
 
 /**
@@ -35,6 +41,8 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
     private readonly keys: KeyBuilder = keyBuilder(),
   ) {
     redis.defineCommand('dgCreateGrant', { numberOfKeys: 2, lua: lua('create-grant') });
+    redis.defineCommand('dgPollGrant', { numberOfKeys: 1, lua: lua('poll-grant') });
+    redis.defineCommand('dgDecideGrant', { numberOfKeys: 1, lua: lua('decide-grant') });
     this.redis = redis as Redis & DeviceGrantCommands;
   }
 
@@ -72,15 +80,43 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
     return grantFromHashFields(await this.call(() => this.redis.hgetall(this.keys.grant(deviceCodeHash))));
   }
 
+  /** One EVALSHA: the whole poll, including consumption, is one round trip. */
+  async poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
+    const [kind, ...rest] = await this.call(() => this.redis.dgPollGrant(this.keys.grant(deviceCodeHash), clientId, now));
+    switch (kind) {
+      case 'slow_down':
+        return { kind, interval: Number(rest[0]) };
+      case 'approved':
+        return { kind, grant: grantFromHashFields(pairsToRecord(rest.map(String)))! };
+      case 'invalid_grant':
+      case 'expired_token':
+      case 'access_denied':
+      case 'authorization_pending':
+        return { kind };
+      default:
+        throw new Error(`poll-grant.lua answered ${String(kind)}`);
+    }
+  }
+
+  async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
+    const [subject, scope] =
+      decision.kind === 'approve' ? [decision.subject, decision.scope ? decision.scope.join(' ') : '*'] : ['', '*'];
+    return this.call(() => this.redis.dgDecideGrant(this.keys.userCodeIndex(userCode), now, decision.kind, subject, scope));
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** Any Redis failure (down, timeout, refused) becomes a retryable 503 for the client. */
+  /**
+   * Redis unreachable (down, timeout, refused) becomes a retryable 503 for the client; an error
+   * reply from Redis itself (a script fault) is ours and stays a 500.
+   */
   private async call<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
     } catch (error) {
+      if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
       throw new TemporarilyUnavailableError('the grant store is unavailable; retry shortly', { cause: error });
     }
   }

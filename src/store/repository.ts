@@ -1,3 +1,5 @@
+import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
+
 /**
  * The repository of device grants: a handful of domain verbs, two implementations (memory.ts,
  * redis.ts) that pass one contract suite (test/store/repository.contract.ts).
@@ -47,6 +49,14 @@ export interface DeviceGrantRepository {
   /** The grant a user code points to, expired ones included until their tombstone ends. */
   findByUserCode(userCode: string): Promise<DeviceGrant | null>;
   findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null>;
+  /**
+   * One poll of the token endpoint (RFC 8628 §3.4–3.5), atomically: checks expiry, enforces and
+   * persists the interval, records the poll and, on an approved grant, consumes it. Of any number
+   * of concurrent polls after approval exactly one gets `approved`. Rules: src/domain/poll-policy.ts.
+   */
+  poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome>;
+  /** The person approves (recording who, and possibly fewer scopes) or denies, once. */
+  decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

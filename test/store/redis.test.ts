@@ -69,6 +69,24 @@ describe('redis repository: keys, TTL, round trips', () => {
     await repository.close();
   });
 
+  it.runIf(privateRedisAvailable)('polls in one round trip (one EVALSHA), pending or approved', async () => {
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
+    const now = Date.now();
+    const pending = pendingGrant(now);
+    const approved = pendingGrant(now);
+    await repository.create(stored(pending), now);
+    await repository.create(stored(approved), now);
+    await repository.decide(approved.userCode, { kind: 'approve', subject: 'alice' }, now);
+    await repository.poll('warm-up', 'demo-cli', now); // loads the script
+    await inspector.config('RESETSTAT');
+    expect((await repository.poll(pending.deviceCodeHash, 'demo-cli', now)).kind).toBe('authorization_pending');
+    expect((await repository.poll(approved.deviceCodeHash, 'demo-cli', now)).kind).toBe('approved');
+    const stats = await inspector.info('commandstats');
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('2');
+    expect(stats).not.toMatch(/cmdstat_eval:/);
+    await repository.close();
+  });
+
   it.runIf(privateRedisAvailable)('answers a fast temporarily_unavailable while Redis is down, and recovers when it is back', async () => {
     const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
     await redis.stop();

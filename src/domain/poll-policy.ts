@@ -1,0 +1,89 @@
+import type { DeviceGrant } from '../store/repository.js';
+
+/**
+ * The rules of RFC 8628 §3.4–3.5, pure: given a grant's stored state and a poll, what the client is
+ * told and what must be stored. memory.ts applies them directly; redis.ts runs the same rules in
+ * one Lua script (src/store/lua/poll-grant.lua); one contract suite holds both to the same answers.
+ */
+export type PollOutcome =
+  /** Unknown code, another client's code, or a code already redeemed (RFC 6749 §5.2). */
+  | { readonly kind: 'invalid_grant' }
+  | { readonly kind: 'expired_token' }
+  /** Too soon: the grant's interval is now `interval` seconds (RFC 8628 §3.5). */
+  | { readonly kind: 'slow_down'; readonly interval: number }
+  | { readonly kind: 'access_denied' }
+  | { readonly kind: 'authorization_pending' }
+  /** Approved, and now consumed: this poll, and no other, gets the tokens. */
+  | { readonly kind: 'approved'; readonly grant: DeviceGrant };
+
+/** RFC 8628 §3.5: slow_down adds 5 seconds to the interval for this and all later requests. */
+export const SLOW_DOWN_INCREMENT_SECONDS = 5;
+
+/**
+ * Network jitter leeway: a poll counts as too fast only when it arrives more than this many ms before
+ * `lastPolledAt + interval`: 20 % of the interval, at most 1 s. A client that waits the full interval
+ * after each answer always polls later than that, however the round trips vary.
+ */
+export function pollLeewayMs(intervalSeconds: number): number {
+  return Math.min(1_000, intervalSeconds * 200);
+}
+
+export interface PollDecision {
+  readonly outcome: PollOutcome;
+  /** The state to store, or null when nothing changes. */
+  readonly next: DeviceGrant | null;
+}
+
+export function decidePoll(grant: DeviceGrant | null, clientId: string, now: number): PollDecision {
+  // RFC 8628 §3.4: the device_code must have been issued to this client.
+  if (!grant || grant.clientId !== clientId || grant.status === 'consumed') return unchanged({ kind: 'invalid_grant' });
+  if (now >= grant.expiresAt) return unchanged({ kind: 'expired_token' });
+
+  if (grant.lastPolledAt !== null && now < grant.lastPolledAt + grant.interval * 1000 - pollLeewayMs(grant.interval)) {
+    // RFC 8628 §3.5: the increase is persisted, and the poll time recorded, so a client that then
+    // honours the new interval gets authorization_pending (never a slow_down loop).
+    const interval = grant.interval + SLOW_DOWN_INCREMENT_SECONDS;
+    return { outcome: { kind: 'slow_down', interval }, next: { ...grant, interval, lastPolledAt: now } };
+  }
+  const polled = { ...grant, lastPolledAt: now };
+  switch (grant.status) {
+    case 'denied':
+      return { outcome: { kind: 'access_denied' }, next: polled };
+    case 'approved': {
+      const consumed: DeviceGrant = { ...polled, status: 'consumed' };
+      return { outcome: { kind: 'approved', grant: consumed }, next: consumed };
+    }
+    default:
+      return { outcome: { kind: 'authorization_pending' }, next: polled };
+  }
+}
+
+/** What the person's decision did (the verification pages show it). */
+export type DecisionOutcome = 'approved' | 'denied' | 'not_found' | 'expired' | 'already_decided';
+
+export type Decision =
+  | { readonly kind: 'approve'; readonly subject: string; readonly scope?: readonly string[] | undefined }
+  | { readonly kind: 'deny' };
+
+export interface DecisionResult {
+  readonly outcome: DecisionOutcome;
+  readonly next: DeviceGrant | null;
+}
+
+/** Approval or denial applies once, to a pending grant that has not expired. */
+export function decideGrant(grant: DeviceGrant | null, decision: Decision, now: number): DecisionResult {
+  if (!grant) return { outcome: 'not_found', next: null };
+  if (now >= grant.expiresAt) return { outcome: 'expired', next: null };
+  if (grant.status !== 'pending') return { outcome: 'already_decided', next: null };
+  if (decision.kind === 'deny') return { outcome: 'denied', next: { ...grant, status: 'denied', decidedAt: now } };
+  // The person may approve less than was asked, never more (RFC 6749 §3.3).
+  const scope = decision.scope ? grant.scope.filter((s) => decision.scope!.includes(s)) : grant.scope;
+  return {
+    outcome: 'approved',
+    next: { ...grant, status: 'approved', subject: decision.subject, scope, decidedAt: now },
+  };
+}
+
+function unchanged(outcome: PollOutcome): PollDecision {
+  return { outcome, next: null };
+}
