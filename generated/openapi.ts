@@ -25,6 +25,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token Request (RFC 8628 §3.4, RFC 6749 §6)
+         * @description Polls with a device_code until the person decides (`authorization_pending`, `slow_down`: wait 5 s more from now on, `access_denied`, `expired_token`), or refreshes with a refresh_token (rotated on every use; a reused one revokes the family).
+         */
+        post: operations["token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token Revocation (RFC 7009)
+         * @description Revokes a refresh token (with every rotation of it) or an access token (until it expires). Answers 200 whether or not the token was valid (RFC 7009 §2.2).
+         */
+        post: operations["revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token Introspection (RFC 7662)
+         * @description For authenticated confidential clients (resource servers). Inactive tokens are `{"active": false}`.
+         */
+        post: operations["introspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Authorization Server Metadata (RFC 8414) */
+        get: operations["authorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Access token signing keys (RFC 7517 JWK Set) */
+        get: operations["jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -52,6 +146,75 @@ export interface components {
             expires_in: number;
             /** @description Minimum seconds between polls of the token endpoint. Always present: the server dictates it. */
             interval: number;
+        };
+        /** @description RFC 6749 §5.1 token response. */
+        TokenResponse: {
+            /** @description An RFC 9068 JWT (ES256, typ at+jwt); verify it with the JWKS. */
+            access_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            /** @description Access token lifetime in seconds. */
+            expires_in: number;
+            /** @description The granted scopes, space-separated. */
+            scope?: string;
+            /** @description Opaque; rotated on every use. Present when the client is allowed the refresh_token grant. */
+            refresh_token?: string;
+        };
+        /** @description Always empty. */
+        RevocationResponse: Record<string, never>;
+        /** @description RFC 7662 §2.2 introspection response. */
+        IntrospectionResponse: {
+            active: boolean;
+            scope?: string;
+            client_id?: string;
+            sub?: string;
+            aud?: string | string[];
+            iss?: string;
+            exp?: number;
+            iat?: number;
+            jti?: string;
+            /** @enum {string} */
+            token_type?: "Bearer" | "refresh_token";
+        };
+        /** @description RFC 8414 §2 authorization server metadata. */
+        AuthorizationServerMetadata: {
+            /** Format: uri */
+            issuer: string;
+            /** Format: uri */
+            device_authorization_endpoint: string;
+            /** Format: uri */
+            token_endpoint: string;
+            /** Format: uri */
+            jwks_uri: string;
+            /** Format: uri */
+            revocation_endpoint: string;
+            /** Format: uri */
+            introspection_endpoint: string;
+            grant_types_supported: string[];
+            response_types_supported: string[];
+            token_endpoint_auth_methods_supported: string[];
+            revocation_endpoint_auth_methods_supported: string[];
+            introspection_endpoint_auth_methods_supported: string[];
+            scopes_supported: string[];
+            /** Format: uri */
+            service_documentation: string;
+            code_challenge_methods_supported?: string[];
+        };
+        /** @description Public signing keys of access tokens (RFC 7517 §5). */
+        JsonWebKeySet: {
+            keys: {
+                /** @constant */
+                kty: "EC";
+                /** @constant */
+                crv: "P-256";
+                x: string;
+                y: string;
+                kid: string;
+                /** @constant */
+                alg: "ES256";
+                /** @constant */
+                use: "sig";
+            }[];
         };
         /**
          * @description RFC 6749 §5.2 error response.
@@ -187,6 +350,394 @@ export interface operations {
                     "Cache-Control"?: "no-store";
                     /** @description Always `no-cache`, for HTTP/1.0 caches. */
                     Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /**
+                     * @description `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) or `refresh_token` (RFC 6749 §6).
+                     * @example urn:ietf:params:oauth:grant-type:device_code
+                     */
+                    grant_type?: string;
+                    /** @description Required for the device_code grant. */
+                    device_code?: string;
+                    /** @description Required for the refresh_token grant. */
+                    refresh_token?: string;
+                    /**
+                     * @description The client identifier; required unless the client authenticates with HTTP Basic.
+                     * @example demo-cli
+                     */
+                    client_id?: string;
+                    /** @description For client_secret_post clients. */
+                    client_secret?: string;
+                    /** @description refresh_token grant: narrow the access token to these scopes (never wider than granted). */
+                    scope?: string;
+                    /** @description RFC 8707: narrow the token audience to these of the granted resources. */
+                    resource?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description RFC 6749 §5.1 token response */
+            200: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error: `invalid_request`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`, `authorization_pending`, `slow_down`, `access_denied`, `expired_token`. */
+            400: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`: unknown client or failed client authentication. */
+            401: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Present when the client tried HTTP Basic authentication. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: only POST is allowed. */
+            405: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Always `POST`. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: the form body exceeds 4 KiB. */
+            413: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
+            503: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The refresh token or access token to revoke. */
+                    token: string;
+                    /** @description `refresh_token` or `access_token`; a hint only (RFC 7009 §2.1), unknown values are ignored. */
+                    token_type_hint?: string;
+                    /** @example demo-cli */
+                    client_id?: string;
+                    client_secret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Revoked, or nothing to revoke */
+            200: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevocationResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error: `invalid_request`. */
+            400: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`: unknown client or failed client authentication. */
+            401: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Present when the client tried HTTP Basic authentication. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: only POST is allowed. */
+            405: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Always `POST`. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: the form body exceeds 4 KiB. */
+            413: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
+            503: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    introspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token: string;
+                    /** @description `access_token` or `refresh_token`. */
+                    token_type_hint?: string;
+                    client_id?: string;
+                    client_secret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description RFC 7662 §2.2 introspection response */
+            200: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntrospectionResponse"];
+                };
+            };
+            /** @description RFC 6749 §5.2 error: `invalid_request`. */
+            400: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`: unknown client or failed client authentication. */
+            401: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Present when the client tried HTTP Basic authentication. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: only POST is allowed. */
+            405: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Always `POST`. */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_request`: the form body exceeds 4 KiB. */
+            413: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
+            503: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    authorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    /** @description `public, max-age=300`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            /** @description `invalid_request`: only GET and HEAD are allowed. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    /** @description `public, max-age=300`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
+            /** @description `invalid_request`: only GET and HEAD are allowed. */
+            405: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

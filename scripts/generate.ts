@@ -28,10 +28,7 @@ writeJson('openapi/openapi.json', document);
 const configSchema = z.toJSONSchema(ConfigFile, { io: 'input', target: 'draft-2020-12' });
 writeJson('openapi/config.schema.json', { $id: 'https://devicegate.dev/config.schema.json', ...configSchema });
 
-execFileSync(bin('redocly'), ['lint', '--config', at('redocly.yaml'), at('openapi/openapi.json')], {
-  env: toolEnv,
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+lintWithoutWarnings();
 
 execFileSync(bin('openapi-typescript'), [at('openapi/openapi.json'), '--output', at('generated/openapi.ts')], {
   env: toolEnv,
@@ -44,6 +41,27 @@ execFileSync(
   ['build-docs', at('openapi/openapi.json'), '--inlineBundle', '--output', at('openapi/docs.html'), '--title', 'devicegate API'],
   { env: toolEnv, stdio: ['ignore', 'ignore', 'inherit'] },
 );
+
+/** `redocly lint` exits 0 on warnings; the project wants zero of either, so read its totals. */
+function lintWithoutWarnings(): void {
+  const args = ['lint', '--config', at('redocly.yaml'), '--format', 'json', at('openapi/openapi.json')];
+  let output: string;
+  try {
+    output = execFileSync(bin('redocly'), args, { env: toolEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (error) {
+    output = String((error as { stdout?: string }).stdout ?? '');
+  }
+  const report = JSON.parse(output.slice(output.indexOf('{'))) as {
+    totals: { errors: number; warnings: number };
+    problems: { ruleId: string; message: string; location: { pointer?: string }[] }[];
+  };
+  if (report.totals.errors || report.totals.warnings) {
+    for (const problem of report.problems) {
+      console.error(`${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer ?? '?'}`);
+    }
+    throw new Error(`redocly lint: ${report.totals.errors} errors, ${report.totals.warnings} warnings`);
+  }
+}
 
 function writeJson(path: string, value: unknown): void {
   writeFileSync(at(path), `${JSON.stringify(value, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -77,7 +77,7 @@ const TokenPolicy = z
       .optional()
       .meta({
         description:
-          'A JSON file {"keys":[…]} of private ES256 JWKs; the first signs, all are published. Unset: a key is generated in the data directory.',
+          'A JSON file {"keys":[…]} of private ES256 JWKs, relative to this config file; the first signs, all are published. Unset: a key is generated in the data directory.',
       }),
   })
   .strict();
@@ -134,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL } = parsedEnv.data;
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
+  // A relative jwks_path is relative to the config file, not to wherever the server was started.
+  if (file.tokens.jwks_path) file.tokens.jwks_path = resolve(dirname(configPath), file.tokens.jwks_path);
   return deepFreeze({
     port: PORT,
     host: HOST,

@@ -27,6 +27,11 @@ try {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (error) {
+  // A bad signing-key file or data directory is a configuration error like any other.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`devicegate: ${error.message}\n`);
+    process.exit(78);
+  }
   logger.fatal({ err: error }, 'devicegate could not start');
   process.exit(1);
 }

@@ -4,15 +4,27 @@ import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { ClientRegistry } from './domain/clients.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
 import { MemoryDeviceGrantRepository } from './store/memory.js';
-import { RedisDeviceGrantRepository } from './store/redis.js';
+import { connectRedis, RedisDeviceGrantRepository } from './store/redis.js';
 import type { DeviceGrantRepository } from './store/repository.js';
+import { MemoryTokenRepository } from './store/token-memory.js';
+import { RedisTokenRepository } from './store/token-redis.js';
+import type { TokenRepository } from './store/token-repository.js';
+import { AccessTokenIssuer } from './tokens/access-token.js';
+import { loadSigningKeys } from './tokens/keys.js';
 import type { Services } from './trpc/trpc.js';
+
+export interface Stores {
+  readonly grants: DeviceGrantRepository;
+  readonly tokens: TokenRepository;
+  close(): Promise<void>;
+}
 
 export interface RunningServer {
   readonly url: string;
-  readonly store: DeviceGrantRepository;
+  readonly stores: Stores;
   readonly services: Services;
   close(): Promise<void>;
 }
@@ -20,22 +32,49 @@ export interface RunningServer {
 export interface StartOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
-  /** Use this repository instead of the one the config selects (tests). */
-  readonly store?: DeviceGrantRepository;
+  /** Use these repositories instead of the ones the config selects (tests). */
+  readonly stores?: Stores;
 }
 
-export async function openStore(config: Config, clock: Clock): Promise<DeviceGrantRepository> {
-  return config.redisUrl ? RedisDeviceGrantRepository.connect(config.redisUrl) : new MemoryDeviceGrantRepository(clock);
+/** REDIS_URL set: both repositories on one Redis connection; unset: the embedded memory stores. */
+export async function openStores(config: Config, clock: Clock): Promise<Stores> {
+  if (!config.redisUrl) {
+    const grants = new MemoryDeviceGrantRepository(clock);
+    const tokens = new MemoryTokenRepository(clock);
+    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+  }
+  const redis = await connectRedis(config.redisUrl);
+  const grants = new RedisDeviceGrantRepository(redis);
+  const tokens = new RedisTokenRepository(redis, undefined, { ownsConnection: false });
+  return { grants, tokens, close: () => grants.close() };
 }
 
-/** Wires config → store → services → Koa and listens. Port 0 picks a free port (tests). */
+/** Wires config → stores, keys → services → Koa and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const store = options.store ?? (await openStore(config, clock));
+  const keys = await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
+  const stores = options.stores ?? (await openStores(config, clock));
+  const accessTokens = new AccessTokenIssuer(keys, {
+    issuer: config.issuer,
+    ttlSeconds: config.file.tokens.access_token_ttl,
+    clock,
+  });
   const services: Services = {
     clients: new ClientRegistry(config.file.clients),
-    deviceAuthorization: { store, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
+    deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
+    tokenGrants: {
+      grants: stores.grants,
+      tokens: stores.tokens,
+      accessTokens,
+      clock,
+      issuer: config.issuer,
+      policy: config.file.tokens,
+      securityLog: (event) => logger.warn(event, 'security event'),
+    },
+    tokenAdmin: { tokens: stores.tokens, accessTokens, clock },
+    metadata: authorizationServerMetadata(config.issuer, config.file.clients),
+    jwks: { keys: keys.publicJwks.keys.map((key) => ({ ...key })) },
   };
   const app = createApp({ services, logger });
   const server: Server = await new Promise((resolve, reject) => {
@@ -47,12 +86,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-    store,
+    stores,
     services,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
+      await stores.close();
     },
   };
 }

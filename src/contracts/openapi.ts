@@ -12,6 +12,10 @@ const NO_STORE_HEADERS = {
   Pragma: { description: 'Always `no-cache`, for HTTP/1.0 caches.', schema: { type: 'string', const: 'no-cache' } },
 };
 
+const CACHEABLE_HEADERS = {
+  'Cache-Control': { description: '`public, max-age=300`.', schema: { type: 'string' } },
+};
+
 /**
  * The OpenAPI 3.1 document: trpc-to-openapi renders the procedures' Zod contracts, then this step
  * replaces tRPC's generic error responses with the RFC 6749 §5.2 `OAuthError` body, adds the
@@ -41,14 +45,30 @@ export function buildOpenApiDocument(): OpenAPIObject {
 
   // Public clients authenticate with nothing (RFC 8628 §3.1); Basic is optional per operation.
   document.security = [];
-  document.tags = [{ name: 'OAuth', description: 'OAuth 2.0 endpoints, exactly as the RFCs put them on the wire.' }];
+  document.tags = [
+    { name: 'OAuth', description: 'OAuth 2.0 endpoints, exactly as the RFCs put them on the wire.' },
+    { name: 'Discovery', description: 'Metadata (RFC 8414) and the public keys that verify access tokens.' },
+  ];
   for (const pathItem of Object.values(document.paths as Json)) {
     for (const operation of Object.values(pathItem as Json) as Json[]) {
-      operation.security = [{}, { client_secret_basic: [] }];
       if (operation.parameters?.length === 0) delete operation.parameters;
+      const errors = oauthErrorsByOperation[operation.operationId];
+      if (!errors) {
+        // Public, cacheable documents (discovery, JWKS): no client authentication, no OAuth errors.
+        delete operation.security;
+        operation.responses = {
+          '200': { ...operation.responses['200'], headers: CACHEABLE_HEADERS },
+          '405': {
+            description: '`invalid_request`: only GET and HEAD are allowed.',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } },
+          },
+        };
+        continue;
+      }
+      operation.security = [{}, { client_secret_basic: [] }];
       const form = operation.requestBody?.content?.['application/x-www-form-urlencoded'];
       if (form) form.encoding = formEncoding(form.schema);
-      operation.responses = oauthResponses(operation.responses['200'], oauthErrorsByOperation[operation.operationId] ?? []);
+      operation.responses = oauthResponses(operation.responses['200'], errors);
     }
   }
   for (const name of Object.keys(document.components.schemas)) {

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
 
 /**
  * RFC 8628 §6.1: user codes are short, typed by people, and must resist guessing. 31 characters:
@@ -14,7 +15,7 @@ const UNBIASED_BYTE_LIMIT = 256 - (256 % USER_CODE_ALPHABET.length);
 
 /** RFC 8628 §3.2 device_code: 32 random bytes, base64url (43 characters). */
 export function generateDeviceCode(): string {
-  return randomBytes(32).toString('base64url');
+  return generateOpaqueToken();
 }
 
 /** A normalised user code: 8 characters from the alphabet, no separator. */
@@ -48,5 +49,5 @@ export function normaliseUserCode(typed: string): string | null {
 
 /** The device_code is stored only as this hash, so a leaked dump or MONITOR yields no pollable code. */
 export function hashDeviceCode(deviceCode: string): string {
-  return createHash('sha256').update(deviceCode).digest('base64url');
+  return hashOpaqueToken(deviceCode);
 }

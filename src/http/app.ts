@@ -6,6 +6,10 @@ import { InvalidRequestError } from '../domain/errors.js';
 import type { Services } from '../trpc/trpc.js';
 import { callerFactory } from './caller.js';
 import { deviceAuthorizationHandler } from './handlers/device-authorization.js';
+import { jwksHandler, metadataHandler } from './handlers/discovery.js';
+import { introspectionHandler } from './handlers/introspection.js';
+import { revocationHandler } from './handlers/revocation.js';
+import { tokenHandler } from './handlers/token.js';
 import { oauthErrorRenderer } from './oauth-errors.js';
 
 export interface AppOptions {
@@ -26,6 +30,11 @@ export function createApp({ services, logger, trustProxy = false }: AppOptions):
   const router = new Router();
 
   postOnly(router, '/oauth/device/authorize', deviceAuthorizationHandler(callerFor));
+  postOnly(router, '/oauth/token', tokenHandler(callerFor));
+  postOnly(router, '/oauth/revoke', revocationHandler(callerFor));
+  postOnly(router, '/oauth/introspect', introspectionHandler(callerFor));
+  only('GET', router, '/.well-known/oauth-authorization-server', metadataHandler(callerFor));
+  only('GET', router, '/.well-known/jwks.json', jwksHandler(callerFor));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -48,15 +57,17 @@ export function createApp({ services, logger, trustProxy = false }: AppOptions):
   return app;
 }
 
-/** Any other method on an OAuth endpoint: 405 with Allow and an RFC 6749 §5.2 body. */
-function postOnly(router: Router, path: string, handler: (ctx: Context) => Promise<void>): void {
-  router.post(path, handler);
+/** Any other method on an endpoint: 405 with Allow and an RFC 6749 §5.2 body. */
+function only(method: 'GET' | 'POST', router: Router, path: string, handler: (ctx: Context) => Promise<void>): void {
+  router.register(path, method === 'GET' ? ['GET', 'HEAD'] : [method], handler);
   router.all(path, (ctx) => {
-    if (ctx.method === 'POST') return;
-    ctx.set('Allow', 'POST');
-    throw new InvalidRequestError(`${ctx.method} is not allowed; use POST`, 405);
+    if (ctx.method === method || (method === 'GET' && ctx.method === 'HEAD')) return;
+    ctx.set('Allow', method === 'GET' ? 'GET, HEAD' : method);
+    throw new InvalidRequestError(`${ctx.method} is not allowed; use ${method}`, 405);
   });
 }
+
+const postOnly = (router: Router, path: string, handler: (ctx: Context) => Promise<void>) => only('POST', router, path, handler);
 
 async function baseSecurityHeaders(ctx: Context, next: Next): Promise<void> {
   ctx.set('X-Content-Type-Options', 'nosniff');

@@ -33,6 +33,28 @@ export function redisOptions(overrides: RedisOptions = {}): RedisOptions {
   };
 }
 
+/** Connects and waits until Redis answers; throws when it cannot. */
+export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis(url, redisOptions(options));
+  // Connection errors surface as rejected commands (503); without a listener ioredis would log them.
+  redis.on('error', () => {});
+  await redis.connect();
+  return redis;
+}
+
+/**
+ * Runs one Redis call. Redis unreachable (down, timeout, refused) becomes a retryable 503 for the
+ * client; an error reply from Redis itself (a script fault) is ours and stays a 500.
+ */
+export async function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (error) {
+    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
+    throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
+  }
+}
+
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   private readonly redis: Redis & DeviceGrantCommands;
 
@@ -51,11 +73,7 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
     url: string,
     options: { keyPrefix?: string; redis?: RedisOptions } = {},
   ): Promise<RedisDeviceGrantRepository> {
-    const redis = new Redis(url, redisOptions(options.redis));
-    // Connection errors surface as rejected commands (503); without a listener ioredis would log them.
-    redis.on('error', () => {});
-    await redis.connect();
-    return new RedisDeviceGrantRepository(redis, keyBuilder(options.keyPrefix));
+    return new RedisDeviceGrantRepository(await connectRedis(url, options.redis), keyBuilder(options.keyPrefix));
   }
 
   async create(grant: DeviceGrant, now: number): Promise<boolean> {
@@ -108,16 +126,7 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /**
-   * Redis unreachable (down, timeout, refused) becomes a retryable 503 for the client; an error
-   * reply from Redis itself (a script fault) is ours and stays a 500.
-   */
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
-      throw new TemporarilyUnavailableError('the grant store is unavailable; retry shortly', { cause: error });
-    }
+  private call<T>(command: () => Promise<T>): Promise<T> {
+    return callRedis('grant store', command);
   }
 }

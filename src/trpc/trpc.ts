@@ -1,12 +1,19 @@
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { AuthorizationServerMetadata, JsonWebKeySet } from '../contracts/discovery.js';
 import type { ClientRegistry } from '../domain/clients.js';
 import type { DeviceAuthorizationDeps } from '../domain/device-authorization.js';
+import type { TokenAdminDeps } from '../domain/token-admin.js';
+import type { TokenGrantDeps } from '../domain/token-grants.js';
 
 /** Long-lived services the procedures use. */
 export interface Services {
   readonly clients: ClientRegistry;
   readonly deviceAuthorization: DeviceAuthorizationDeps;
+  readonly tokenGrants: TokenGrantDeps;
+  readonly tokenAdmin: TokenAdminDeps;
+  readonly metadata: AuthorizationServerMetadata;
+  readonly jwks: JsonWebKeySet;
 }
 
 /** Per-request context: what the HTTP layer learnt outside the form body. */

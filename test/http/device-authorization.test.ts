@@ -54,7 +54,7 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s 
         { 'content-type': FORM, 'user-agent': 'devicegate-test/1.0' },
       );
       const body = (await response.json()) as { user_code: string };
-      const grant = await server.store.findByUserCode(body.user_code.replace('-', ''));
+      const grant = await server.stores.grants.findByUserCode(body.user_code.replace('-', ''));
       expect(grant).toMatchObject({
         clientId: 'demo-cli',
         scope: ['openid'],
@@ -69,7 +69,7 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s 
 
     it('grants every registered scope when scope is omitted', async () => {
       const body = (await (await post(form({ client_id: 'demo-cli' }))).json()) as { user_code: string };
-      expect((await server.store.findByUserCode(body.user_code.replace('-', '')))?.scope).toEqual(['openid', 'profile', 'mcp:tools']);
+      expect((await server.stores.grants.findByUserCode(body.user_code.replace('-', '')))?.scope).toEqual(['openid', 'profile', 'mcp:tools']);
     });
 
     it("applies the client's own device_code policy", async () => {

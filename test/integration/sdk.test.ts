@@ -18,7 +18,7 @@ describe('typed SDK against the running server', () => {
     });
     expect(result.interval).toBe(5);
     expect(result.expires_in).toBe(600);
-    const grant = await server.store.findByUserCode(result.user_code.replace('-', ''));
+    const grant = await server.stores.grants.findByUserCode(result.user_code.replace('-', ''));
     expect(grant?.resource).toEqual(['https://mcp.example.com/', 'https://other.example.com/api']);
   });
 

@@ -5,9 +5,12 @@ import { pino } from 'pino';
 import { type ClientConfig, type Config, parseConfigFile } from '../../src/config.js';
 import { type Clock, ManualClock } from '../../src/domain/clock.js';
 import { hashSecret } from '../../src/domain/password.js';
-import { type RunningServer, startServer } from '../../src/server.js';
+import { type RunningServer, type Stores, startServer } from '../../src/server.js';
 import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
-import { RedisDeviceGrantRepository } from '../../src/store/redis.js';
+import { keyBuilder } from '../../src/store/keys.js';
+import { connectRedis, RedisDeviceGrantRepository } from '../../src/store/redis.js';
+import { MemoryTokenRepository } from '../../src/store/token-memory.js';
+import { RedisTokenRepository, tokenKeyBuilder } from '../../src/store/token-redis.js';
 import { freePort, type TestRedis } from './redis-server.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -79,12 +82,22 @@ export async function startTestServer(kind: StoreKind, redis?: TestRedis, clock 
       clients,
     },
   };
-  const store =
-    kind === 'memory'
-      ? new MemoryDeviceGrantRepository(clock as Clock)
-      : await RedisDeviceGrantRepository.connect(redis!.url, { keyPrefix: redis!.prefix() });
-  const server = await startServer(config, { clock, store, logger: pino({ level: 'silent' }) });
+  const server = await startServer(config, { clock, stores: await testStores(kind, clock, redis), logger: pino({ level: 'silent' }) });
   return { ...server, clock };
+}
+
+/** Both repositories, on the memory store or on one connection to a private Redis with its own key prefix. */
+export async function testStores(kind: StoreKind, clock: Clock, redis?: TestRedis): Promise<Stores> {
+  if (kind === 'memory') {
+    const grants = new MemoryDeviceGrantRepository(clock);
+    const tokens = new MemoryTokenRepository(clock);
+    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+  }
+  const prefix = redis!.prefix();
+  const connection = await connectRedis(redis!.url);
+  const grants = new RedisDeviceGrantRepository(connection, keyBuilder(prefix));
+  const tokens = new RedisTokenRepository(connection, tokenKeyBuilder(prefix), { ownsConnection: false });
+  return { grants, tokens, close: () => grants.close() };
 }
 
 export function form(params: Record<string, string | string[]>): string {

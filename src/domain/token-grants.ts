@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE } from '../config.js';
+import type { TokenRequest, TokenResponse } from '../contracts/token.js';
+import type { DeviceGrantRepository } from '../store/repository.js';
+import type { TokenRepository } from '../store/token-repository.js';
+import type { AccessTokenIssuer } from '../tokens/access-token.js';
+import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
+import { assertGrantAllowed } from './clients.js';
+import type { Clock } from './clock.js';
+import { hashDeviceCode } from './codes.js';
+import {
+  AccessDeniedError,
+  AuthorizationPendingError,
+  ExpiredTokenError,
+  InvalidGrantError,
+  InvalidRequestError,
+  InvalidScopeError,
+  InvalidTargetError,
+  SlowDownError,
+  UnsupportedGrantTypeError,
+} from './errors.js';
+
+export interface TokenGrantDeps {
+  readonly grants: DeviceGrantRepository;
+  readonly tokens: TokenRepository;
+  readonly accessTokens: AccessTokenIssuer;
+  readonly clock: Clock;
+  readonly issuer: string;
+  readonly policy: ConfigFile['tokens'];
+  /** Security events (refresh-token reuse) for the operator's log. */
+  readonly securityLog?: (event: { event: string } & Record<string, unknown>) => void;
+}
+
+/** What a token is issued for: who approved, which scopes, which audiences. */
+interface Authorization {
+  readonly subject: string;
+  readonly scope: readonly string[];
+  /** The resources granted (RFC 8707); the token's audience is these or a subset the client names. */
+  readonly resource: readonly string[];
+}
+
+/** POST /oauth/token: dispatches on grant_type (RFC 6749 §4.5). The client is already authenticated. */
+export async function exchangeToken(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+  switch (request.grant_type) {
+    case undefined:
+      throw new InvalidRequestError('grant_type is required');
+    case DEVICE_CODE_GRANT_TYPE:
+      return redeemDeviceCode(deps, client, request);
+    case REFRESH_TOKEN_GRANT_TYPE:
+      return refresh(deps, client, request);
+    default:
+      throw new UnsupportedGrantTypeError(`grant_type ${request.grant_type} is not supported`);
+  }
+}
+
+/** RFC 8628 §3.4–3.5: one poll; one repository call (one Redis round trip) decides it. */
+async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+  assertGrantAllowed(client, DEVICE_CODE_GRANT_TYPE);
+  if (request.device_code === undefined) throw new InvalidRequestError('device_code is required');
+  const outcome = await deps.grants.poll(hashDeviceCode(request.device_code), client.client_id, deps.clock.now());
+  switch (outcome.kind) {
+    case 'authorization_pending':
+      throw new AuthorizationPendingError('the user has not yet approved or denied the request');
+    case 'slow_down':
+      throw new SlowDownError(`polling too fast; wait at least ${outcome.interval} seconds between requests`);
+    case 'access_denied':
+      throw new AccessDeniedError('the user denied the request');
+    case 'expired_token':
+      throw new ExpiredTokenError('the device_code has expired; start a new device authorization');
+    case 'invalid_grant':
+      throw new InvalidGrantError('device_code is invalid, was issued to another client, or was already used');
+    case 'approved': {
+      const { grant } = outcome;
+      const authorization = { subject: grant.subject ?? '', scope: grant.scope, resource: grant.resource };
+      // Checked before anything is issued: the grant is consumed either way (exactly once).
+      const audience = audienceFor(client, authorization, request.resource);
+      return issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true });
+    }
+  }
+}
+
+/** RFC 6749 §6 with rotation and reuse detection (OAuth 2.1 §4.3.1). */
+async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+  assertGrantAllowed(client, REFRESH_TOKEN_GRANT_TYPE);
+  if (request.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required');
+  const tokenHash = hashOpaqueToken(request.refresh_token);
+  const now = deps.clock.now();
+  // Validate the narrowing before rotating, so a bad scope or resource does not spend the token.
+  // Scope and resource never change within a family, so this read cannot go stale.
+  // Another client's token reads as unknown, so the answer cannot tell it that the token exists.
+  const found = await deps.tokens.findRefreshToken(tokenHash, now);
+  const current = found?.clientId === client.client_id ? found : null;
+  const scope = current ? narrowScope(current.scope, request.scope) : [];
+  const audience = current ? audienceFor(client, current, request.resource) : [];
+
+  const nextToken = generateOpaqueToken();
+  const rotation = await deps.tokens.rotateRefreshToken(
+    { tokenHash, clientId: client.client_id, nextTokenHash: hashOpaqueToken(nextToken), ttlMs: deps.policy.refresh_token_ttl * 1000 },
+    now,
+  );
+  if (rotation.kind === 'reused') {
+    // Two parties hold this family (RFC 9700 §4.14.2): it is revoked now; worth an operator's look.
+    deps.securityLog?.({ event: 'refresh_token_reuse', clientId: client.client_id, familyId: rotation.familyId });
+  }
+  if (rotation.kind !== 'rotated') throw new InvalidGrantError('refresh_token is invalid, expired, revoked or already used');
+  return issueTokens(deps, client, rotation.previous, scope, audience, { newFamily: false, refreshToken: nextToken });
+}
+
+async function issueTokens(
+  deps: TokenGrantDeps,
+  client: ClientConfig,
+  authorization: Authorization,
+  scope: readonly string[],
+  audience: readonly string[],
+  refresh: { newFamily: true } | { newFamily: false; refreshToken: string },
+): Promise<TokenResponse> {
+  const access = await deps.accessTokens.issue({
+    subject: authorization.subject,
+    clientId: client.client_id,
+    scope,
+    audience: audience.length ? audience : [deps.policy.default_audience ?? deps.issuer],
+  });
+  const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
+  if (scope.length) response.scope = scope.join(' ');
+
+  if (!refresh.newFamily) return { ...response, refresh_token: refresh.refreshToken };
+  if (!client.grant_types.includes(REFRESH_TOKEN_GRANT_TYPE)) return response;
+  const refreshToken = generateOpaqueToken();
+  const now = deps.clock.now();
+  await deps.tokens.saveRefreshToken(
+    {
+      tokenHash: hashOpaqueToken(refreshToken),
+      familyId: randomBytes(16).toString('base64url'),
+      clientId: client.client_id,
+      subject: authorization.subject,
+      scope: authorization.scope,
+      resource: authorization.resource,
+      createdAt: now,
+      expiresAt: now + deps.policy.refresh_token_ttl * 1000,
+    },
+    now,
+  );
+  return { ...response, refresh_token: refreshToken };
+}
+
+/** RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted. */
+function narrowScope(granted: readonly string[], requested: string | undefined): string[] {
+  if (requested === undefined) return [...granted];
+  const tokens = requested.split(' ');
+  const wider = tokens.filter((token) => !granted.includes(token));
+  if (wider.length || tokens.includes('')) throw new InvalidScopeError(`scope exceeds the granted scope: ${wider.join(' ')}`);
+  return [...new Set(tokens)];
+}
+
+/**
+ * RFC 8707 §2.2: at the token endpoint `resource` narrows the audience to some of the granted
+ * resources (or, when none was named at authorization, to resources the client is registered for).
+ */
+function audienceFor(
+  client: ClientConfig,
+  authorization: Authorization,
+  requested: readonly string[] | undefined,
+): string[] {
+  if (!requested?.length) return [...authorization.resource];
+  const allowed = authorization.resource.length ? authorization.resource : client.resources;
+  const refused = requested.filter((resource) => !allowed.includes(resource));
+  if (refused.length) throw new InvalidTargetError(`resource not granted: ${refused.join(' ')}`);
+  return [...new Set(requested)];
+}
