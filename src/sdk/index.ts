@@ -1,12 +1,21 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from '../../generated/openapi.js';
 
-export type DeviceAuthorizationParams = NonNullable<
-  paths['/oauth/device/authorize']['post']['requestBody']
->['content']['application/x-www-form-urlencoded'];
+type FormPath = '/oauth/device/authorize' | '/oauth/token' | '/oauth/revoke' | '/oauth/introspect';
+type FormBody<P extends FormPath> = NonNullable<paths[P]['post']['requestBody']>['content']['application/x-www-form-urlencoded'];
+
+export type DeviceAuthorizationParams = FormBody<'/oauth/device/authorize'>;
+export type TokenParams = FormBody<'/oauth/token'>;
+export type RevocationParams = FormBody<'/oauth/revoke'>;
+export type IntrospectionParams = FormBody<'/oauth/introspect'>;
 export type DeviceAuthorizationResponse = components['schemas']['DeviceAuthorizationResponse'];
+export type TokenResponse = components['schemas']['TokenResponse'];
+export type IntrospectionResponse = components['schemas']['IntrospectionResponse'];
+export type AuthorizationServerMetadata = components['schemas']['AuthorizationServerMetadata'];
+export type JsonWebKeySet = components['schemas']['JsonWebKeySet'];
 export type OAuthErrorBody = components['schemas']['OAuthError'];
 
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
 /** A failed OAuth call: the RFC 6749 §5.2 body and the HTTP status. */
@@ -64,14 +73,45 @@ export class DeviceGateClient {
     });
   }
 
-  /** RFC 8628 §3.1: request a device_code and user_code. Throws OAuthResponseError on an OAuth error. */
-  async deviceAuthorization(params: DeviceAuthorizationParams): Promise<DeviceAuthorizationResponse> {
-    const { data, error, response } = await this.raw.POST('/oauth/device/authorize', {
+  /** RFC 8628 §3.1: request a device_code and user_code. */
+  deviceAuthorization(params: DeviceAuthorizationParams): Promise<DeviceAuthorizationResponse> {
+    return this.postForm('/oauth/device/authorize', params) as Promise<DeviceAuthorizationResponse>;
+  }
+
+  /**
+   * RFC 8628 §3.4 / RFC 6749 §6: one token request. `authorization_pending`, `slow_down` and the
+   * other polling answers arrive as OAuthResponseError with that `error`.
+   */
+  token(params: TokenParams): Promise<TokenResponse> {
+    return this.postForm('/oauth/token', params) as Promise<TokenResponse>;
+  }
+
+  /** RFC 7009: revoke a refresh or access token. */
+  async revoke(params: RevocationParams): Promise<void> {
+    await this.postForm('/oauth/revoke', params);
+  }
+
+  /** RFC 7662 (confidential clients). */
+  introspect(params: IntrospectionParams): Promise<IntrospectionResponse> {
+    return this.postForm('/oauth/introspect', params) as Promise<IntrospectionResponse>;
+  }
+
+  /** RFC 8414 metadata. */
+  async metadata(): Promise<AuthorizationServerMetadata> {
+    const { data, error, response } = await this.raw.GET('/.well-known/oauth-authorization-server');
+    if (data) return data;
+    throw new OAuthResponseError(response.status, asOAuthErrorBody(error, response.status));
+  }
+
+  private async postForm(path: FormPath, params: object): Promise<unknown> {
+    // One call site for every form endpoint; the path's own types are enforced by the public methods.
+    const post = this.raw.POST as (path: FormPath, init: object) => ReturnType<Client<paths>['POST']>;
+    const { data, error, response } = await post(path, {
       body: params,
       bodySerializer: formBodySerializer,
       headers: { 'Content-Type': FORM_CONTENT_TYPE },
     });
-    if (data) return data;
+    if (response.ok) return data;
     throw new OAuthResponseError(response.status, asOAuthErrorBody(error, response.status));
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type ClientConfig, type Config, parseConfigFile } from '../../src/config.js';
-import { type Clock, ManualClock } from '../../src/domain/clock.js';
+import { type Clock, ManualClock, systemClock } from '../../src/domain/clock.js';
 import { hashSecret } from '../../src/domain/password.js';
 import { type RunningServer, type Stores, startServer } from '../../src/server.js';
 import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
@@ -29,6 +29,15 @@ export async function testClients(): Promise<ClientConfig[]> {
           grant_types: [DEVICE_GRANT, 'refresh_token'],
           scope: 'openid profile mcp:tools',
           resources: ['https://mcp.example.com/', 'https://other.example.com/api'],
+        },
+        {
+          // Real clients in end-to-end tests poll in real time: a 1 s interval keeps them quick.
+          client_id: 'fast-cli',
+          client_name: 'Fast CLI',
+          grant_types: [DEVICE_GRANT, 'refresh_token'],
+          scope: 'openid profile mcp:tools',
+          resources: ['https://mcp.example.com/'],
+          device_code: { expires_in: 120, interval: 1 },
         },
         {
           client_id: 'slow-cli',
@@ -62,6 +71,11 @@ export type StoreKind = 'memory' | 'redis';
 
 export interface TestServer extends RunningServer {
   readonly clock: ManualClock;
+}
+
+/** A test server on the real clock, for third-party clients that wait in real time. */
+export async function startRealTimeTestServer(kind: StoreKind, redis?: TestRedis): Promise<RunningServer> {
+  return startTestServer(kind, redis, systemClock as ManualClock);
 }
 
 /** A real HTTP server on a free port with the test clients, on the memory store or a private Redis. */
