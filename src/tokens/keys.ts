@@ -1,17 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import { ConfigError } from '../config.js';
+import { ensurePrivateFile, errorCode } from '../data-dir.js';
 
 /** The one algorithm access tokens are signed with (RFC 7518 §3.4: ECDSA P-256 SHA-256). */
 export const SIGNING_ALG = 'ES256';
 
 /** File name of the generated key set inside the data directory. */
 export const DATA_DIR_KEYS_FILE = 'signing-keys.json';
-
-const PRIVATE_DIR_MODE = 0o700;
-const PRIVATE_FILE_MODE = 0o600;
 
 /** A published verification key: public members only (RFC 7518 §6.2.1), never `d`. */
 export interface PublicSigningJwk {
@@ -167,79 +163,13 @@ async function readKeyFile(path: string, source: string): Promise<SigningKeys> {
   return signingKeysFromJwks(json, source);
 }
 
-/**
- * File modes. The directory is created 0700. An existing one is not chmod-ed (it may be shared, or
- * /tmp), but one that group or others can write to is refused: they could plant or swap the key file
- * and then sign tokens of their own. Readable-only is fine, since the key file itself is 0600. A key
- * file with looser bits (a copy or restore under a loose umask) is tightened to 0600 rather than
- * refused, so it does not keep the server down; tokens signed before stay valid.
- */
+/** The generated key set in the data directory: created on first start, loaded on every later one. */
 async function loadOrCreateDataDirKeys(dataDir: string): Promise<SigningKeys> {
-  const path = join(dataDir, DATA_DIR_KEYS_FILE);
-  const source = `signing keys ${path}`;
-  let dirMode: number;
-  try {
-    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    dirMode = (await stat(dataDir)).mode & 0o7777;
-  } catch (error) {
-    throw new ConfigError(`DEVICEGATE_DATA_DIR ${dataDir}: cannot create (${errorCode(error)})`);
-  }
-  if ((dirMode & 0o022) !== 0) {
-    throw new ConfigError(
-      `DEVICEGATE_DATA_DIR ${dataDir}: writable by group or others (mode ${dirMode.toString(8)}), ` +
-        'who could replace the signing keys; use a private directory (chmod 700)',
-    );
-  }
-  try {
-    if (!(await exists(path))) await publishNewKeyFile(dataDir, path);
-    await restrictMode(path, PRIVATE_FILE_MODE);
-  } catch (error) {
-    throw new ConfigError(`${source}: cannot create or restrict to mode 600 (${errorCode(error)})`);
-  }
+  const path = await ensurePrivateFile(dataDir, DATA_DIR_KEYS_FILE, async () =>
+    `${JSON.stringify({ keys: [await generateSigningKeyJwk()] }, null, 2)}\n`,
+  );
   // Read back what is on disk, even just after creating it: the key that signs is the key that persists.
-  return readKeyFile(path, source);
-}
-
-/**
- * Writes a new key set atomically: a 0600 temp file in the same directory, synced, then hard-linked to
- * its final name. Unlike rename, link never replaces an existing file, so when two processes start at
- * once on an empty directory one key set wins and both load it.
- */
-async function publishNewKeyFile(dataDir: string, path: string): Promise<void> {
-  const text = `${JSON.stringify({ keys: [await generateSigningKeyJwk()] }, null, 2)}\n`;
-  const temp = join(dataDir, `.${DATA_DIR_KEYS_FILE}.${randomBytes(8).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(temp, path);
-    } catch (error) {
-      if (errorCode(error) !== 'EEXIST') throw error;
-    }
-  } finally {
-    await unlink(temp).catch(() => undefined);
-  }
-}
-
-/** chmod down to `mode` when the path grants any permission outside it (0644 → 0600; 0400 stays). */
-async function restrictMode(path: string, mode: number): Promise<void> {
-  const current = (await stat(path)).mode & 0o777;
-  if ((current & ~mode) !== 0) await chmod(path, mode);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
-    throw error;
-  }
+  return readKeyFile(path, `signing keys ${path}`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -248,8 +178,4 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function describeValue(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : value === undefined ? 'missing' : `a ${typeof value}`;
-}
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? String(error);
 }

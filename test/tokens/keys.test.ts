@@ -122,7 +122,7 @@ describe('loadSigningKeys without jwks_path (data directory)', () => {
     chmodSync(dataDir, 0o777);
     const { message } = await rejection(loadSigningKeys({ dataDir }));
     expect(message).toBe(
-      `DEVICEGATE_DATA_DIR ${dataDir}: writable by group or others (mode 777), who could replace the signing keys; ` +
+      `DEVICEGATE_DATA_DIR ${dataDir}: writable by group or others (mode 777), who could replace the keys kept there; ` +
         'use a private directory (chmod 700)',
     );
     expect(existsSync(join(dataDir, DATA_DIR_KEYS_FILE))).toBe(false);
