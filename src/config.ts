@@ -82,12 +82,65 @@ const TokenPolicy = z
   })
   .strict();
 
+/** A person who can sign in on the verification pages. */
+const UserConfig = z
+  .object({
+    username: z.string().min(1).max(128),
+    password_hash: z
+      .string()
+      .regex(/^\$scrypt\$/, 'password_hash must be a $scrypt$ PHC string from `devicegate hash-password`'),
+    name: z.string().min(1).max(200).optional().meta({ description: 'Shown on the pages; defaults to the username.' }),
+  })
+  .strict();
+export type UserConfig = z.infer<typeof UserConfig>;
+
+/** RFC 8628 §5.1: how many failed attempts a client IP and a signed-in account get per window. */
+const AttemptLimit = z
+  .object({
+    per_ip: z.int().min(1).max(10_000).default(10),
+    per_account: z.int().min(1).max(10_000).default(10),
+    window: z.int().min(60).max(86_400).default(900).meta({ description: 'Seconds.' }),
+  })
+  .strict();
+
+/** The person's side: sign-in, sessions, brute-force limits, words for scopes. */
+const VerificationConfig = z
+  .object({
+    session_ttl: z.int().min(300).max(86_400).default(3_600).meta({ description: 'Seconds a sign-in lasts.' }),
+    trusted_header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .optional()
+      .meta({
+        description:
+          'Behind an SSO reverse proxy only: take the signed-in user from this request header (e.g. X-Forwarded-User). ' +
+          'Never set it when clients can reach the server without passing the proxy.',
+      }),
+    failed_code_entries: AttemptLimit.default({ per_ip: 10, per_account: 10, window: 900 }),
+    failed_sign_ins: AttemptLimit.default({ per_ip: 10, per_account: 5, window: 900 }),
+    scope_descriptions: z
+      .record(z.string(), z.string().min(1).max(300))
+      .default({})
+      .meta({ description: 'Scope → what it lets the client do, in words, for the confirmation page.' }),
+  })
+  .strict();
+
 /** The JSON config file (DEVICEGATE_CONFIG). Its JSON Schema is published as openapi/config.schema.json. */
 export const ConfigFile = z
   .object({
     $schema: z.string().optional(),
     device_code: DeviceCodePolicy.default({ expires_in: 900, interval: 5 }),
     tokens: TokenPolicy.default({ access_token_ttl: 600, refresh_token_ttl: 2_592_000 }),
+    users: z
+      .array(UserConfig)
+      .default([])
+      .refine((users) => new Set(users.map((u) => u.username)).size === users.length, 'usernames must be unique'),
+    verification: VerificationConfig.default({
+      session_ttl: 3_600,
+      failed_code_entries: { per_ip: 10, per_account: 10, window: 900 },
+      failed_sign_ins: { per_ip: 10, per_account: 5, window: 900 },
+      scope_descriptions: {},
+    }),
     clients: z
       .array(ClientConfig)
       .min(1)
@@ -107,6 +160,10 @@ const Environment = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DEVICEGATE_CONFIG: z.string().min(1).optional(),
   DEVICEGATE_DATA_DIR: z.string().min(1).optional(),
+  TRUST_PROXY: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -120,6 +177,8 @@ export interface Config {
   /** Where generated signing keys are kept (mode 0700 directory, 0600 files). */
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
+  /** Take the client IP and scheme from X-Forwarded-* (only behind a proxy that sets them). */
+  readonly trustProxy: boolean;
   readonly file: ConfigFile;
 }
 
@@ -131,7 +190,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsedEnv = Environment.safeParse(emptyToUndefined(env));
   if (!parsedEnv.success) throw new ConfigError(`invalid environment: ${describeIssues(parsedEnv.error)}`);
-  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL } = parsedEnv.data;
+  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL, TRUST_PROXY } = parsedEnv.data;
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
   // A relative jwks_path is relative to the config file, not to wherever the server was started.
@@ -144,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configPath,
     dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),
     logLevel: LOG_LEVEL,
+    trustProxy: TRUST_PROXY,
     file,
   });
 }

@@ -1,7 +1,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Redis } from 'ioredis';
+import { type Config, ConfigError } from './config.js';
+import { ensurePrivateFile } from './data-dir.js';
+import { UserDirectory } from './domain/users.js';
+import { FailedAttemptLimiter } from './ui/limiter.js';
+import { SessionCookies } from './ui/session.js';
+import { verificationRoutes } from './ui/verification.js';
 import { ClientRegistry } from './domain/clients.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
@@ -19,6 +27,10 @@ import type { Services } from './trpc/trpc.js';
 export interface Stores {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
+  /** The Redis connection behind them, if any: the rate limiters count on the same store. */
+  readonly redis?: Redis;
+  /** Key prefix of everything on that connection (tests give each server its own). */
+  readonly keyPrefix?: string;
   close(): Promise<void>;
 }
 
@@ -46,7 +58,15 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
   const redis = await connectRedis(config.redisUrl);
   const grants = new RedisDeviceGrantRepository(redis);
   const tokens = new RedisTokenRepository(redis, undefined, { ownsConnection: false });
-  return { grants, tokens, close: () => grants.close() };
+  return { grants, tokens, redis, close: () => grants.close() };
+}
+
+/** The key that signs session cookies: 32 random bytes kept in the data directory (0600). */
+async function loadSessionKey(dataDir: string): Promise<Buffer> {
+  const path = await ensurePrivateFile(dataDir, 'session-key', async () => `${randomBytes(32).toString('base64url')}\n`);
+  const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
+  if (key.length < 32) throw new ConfigError(`${path}: the session key must be at least 32 bytes`);
+  return key;
 }
 
 /** Wires config → stores, keys → services → Koa and listens. */
@@ -76,7 +96,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     metadata: authorizationServerMetadata(config.issuer, config.file.clients),
     jwks: { keys: keys.publicJwks.keys.map((key) => ({ ...key })) },
   };
-  const app = createApp({ services, logger });
+  const verification = config.file.verification;
+  const pages = verificationRoutes({
+    grants: stores.grants,
+    clients: services.clients,
+    users: new UserDirectory(config.file.users),
+    sessions: new SessionCookies({
+      key: await loadSessionKey(config.dataDir),
+      clock,
+      ttlSeconds: verification.session_ttl,
+      secure: config.issuer.startsWith('https:'),
+    }),
+    codeEntryLimiter: new FailedAttemptLimiter('code', verification.failed_code_entries, stores),
+    signInLimiter: new FailedAttemptLimiter('sign_in', verification.failed_sign_ins, stores),
+    settings: verification,
+    clock,
+    logger,
+  });
+  const app = createApp({ services, pages, logger, trustProxy: config.trustProxy });
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
   });

@@ -14,6 +14,8 @@ import { oauthErrorRenderer } from './oauth-errors.js';
 
 export interface AppOptions {
   readonly services: Services;
+  /** The verification pages (src/ui/), mounted under /device. */
+  readonly pages?: Router;
   readonly logger: Logger;
   /** Trust X-Forwarded-* (only behind a reverse proxy that sets them). */
   readonly trustProxy?: boolean;
@@ -23,7 +25,7 @@ const OPENAPI_DOCUMENT = new URL('../../openapi/openapi.json', import.meta.url);
 const REDOC_PAGE = new URL('../../openapi/docs.html', import.meta.url);
 
 /** The Koa app: error renderer first, then routes. Every OAuth endpoint is POST-only. */
-export function createApp({ services, logger, trustProxy = false }: AppOptions): Koa {
+export function createApp({ services, pages, logger, trustProxy = false }: AppOptions): Koa {
   const app = new Koa({ proxy: trustProxy });
   app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
   const callerFor = callerFactory(services);
@@ -52,6 +54,7 @@ export function createApp({ services, logger, trustProxy = false }: AppOptions):
 
   app.use(oauthErrorRenderer(logger));
   app.use(baseSecurityHeaders);
+  if (pages) app.use(pages.routes());
   app.use(router.routes());
   app.use(notFound);
   return app;

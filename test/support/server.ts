@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type ClientConfig, type Config, parseConfigFile } from '../../src/config.js';
+import { type ClientConfig, type Config, type ConfigFile, parseConfigFile } from '../../src/config.js';
 import { type Clock, ManualClock, systemClock } from '../../src/domain/clock.js';
 import { hashSecret } from '../../src/domain/password.js';
 import { type RunningServer, type Stores, startServer } from '../../src/server.js';
@@ -16,12 +16,33 @@ import { freePort, type TestRedis } from './redis-server.js';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const CONFIDENTIAL_SECRET = 'correct horse battery staple';
 
+export const TEST_USERS = { alice: 'alice-password', bob: 'bob-password' } as const;
+
+// scrypt is deliberately slow: hash the test secrets once per test file.
+let testSecrets: ReturnType<typeof hashTestSecrets> | undefined;
+async function hashTestSecrets() {
+  const secretHash = await hashSecret(CONFIDENTIAL_SECRET);
+  const users = await Promise.all(
+    Object.entries(TEST_USERS).map(async ([username, password]) => ({ username, password_hash: await hashSecret(password) })),
+  );
+  return { secretHash, users };
+}
+
 /** Clients covering every registration the endpoints distinguish. */
 export async function testClients(): Promise<ClientConfig[]> {
-  const secretHash = await hashSecret(CONFIDENTIAL_SECRET);
-  const file = parseConfigFile(
+  return (await testConfigFile()).clients;
+}
+
+/** The test server's config file: the clients below, two users, default verification limits. */
+export async function testConfigFile(overrides: Partial<Record<keyof ConfigFile, unknown>> = {}): Promise<ConfigFile> {
+  const { secretHash, users } = await (testSecrets ??= hashTestSecrets());
+  return parseConfigFile(
     JSON.stringify({
       device_code: { expires_in: 600, interval: 5 },
+      tokens: { access_token_ttl: 600, refresh_token_ttl: 86_400 },
+      users,
+      verification: { scope_descriptions: { 'mcp:tools': 'Use MCP tools on your behalf' } },
+      ...overrides,
       clients: [
         {
           client_id: 'demo-cli',
@@ -64,7 +85,6 @@ export async function testClients(): Promise<ClientConfig[]> {
       ],
     }),
   );
-  return file.clients;
 }
 
 export type StoreKind = 'memory' | 'redis';
@@ -79,8 +99,12 @@ export async function startRealTimeTestServer(kind: StoreKind, redis?: TestRedis
 }
 
 /** A real HTTP server on a free port with the test clients, on the memory store or a private Redis. */
-export async function startTestServer(kind: StoreKind, redis?: TestRedis, clock = new ManualClock(Date.now())): Promise<TestServer> {
-  const clients = await testClients();
+export async function startTestServer(
+  kind: StoreKind,
+  redis?: TestRedis,
+  clock = new ManualClock(Date.now()),
+  file?: ConfigFile,
+): Promise<TestServer> {
   const port = await freePort();
   const config: Config = {
     port,
@@ -90,11 +114,8 @@ export async function startTestServer(kind: StoreKind, redis?: TestRedis, clock 
     configPath: '(test)',
     dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
     logLevel: 'silent',
-    file: {
-      device_code: { expires_in: 600, interval: 5 },
-      tokens: { access_token_ttl: 600, refresh_token_ttl: 86_400 },
-      clients,
-    },
+    trustProxy: false,
+    file: file ?? (await testConfigFile()),
   };
   const server = await startServer(config, { clock, stores: await testStores(kind, clock, redis), logger: pino({ level: 'silent' }) });
   return { ...server, clock };
@@ -111,7 +132,7 @@ export async function testStores(kind: StoreKind, clock: Clock, redis?: TestRedi
   const connection = await connectRedis(redis!.url);
   const grants = new RedisDeviceGrantRepository(connection, keyBuilder(prefix));
   const tokens = new RedisTokenRepository(connection, tokenKeyBuilder(prefix), { ownsConnection: false });
-  return { grants, tokens, close: () => grants.close() };
+  return { grants, tokens, redis: connection, keyPrefix: prefix, close: () => grants.close() };
 }
 
 export function form(params: Record<string, string | string[]>): string {

@@ -1,0 +1,155 @@
+import { Html, html } from './html.js';
+
+export interface PageFrame {
+  /** The signed-in person's display name, for the header and the sign-out button. */
+  readonly signedInAs?: string | null | undefined;
+  readonly csrf: string;
+}
+
+function layout(title: string, frame: PageFrame, body: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · devicegate</title>
+<link rel="stylesheet" href="/device/style.css">
+</head>
+<body>
+<header>
+<span class="brand">devicegate</span>
+${
+  frame.signedInAs
+    ? html`<form method="post" action="/device/sign-out">
+<span class="muted">Signed in as <strong>${frame.signedInAs}</strong></span>
+<input type="hidden" name="csrf" value="${frame.csrf}">
+<button type="submit" class="link">Sign out</button>
+</form>`
+    : ''
+}
+</header>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+export function codeEntryPage(frame: PageFrame, options: { prefill?: string | undefined; message?: string | undefined }): Html {
+  return layout(
+    'Connect a device',
+    frame,
+    html`<h1>Connect a device</h1>
+<p>Enter the code shown on the device or terminal you want to sign in.</p>
+${options.message ? html`<p class="error" role="alert">${options.message}</p>` : ''}
+<form method="post" action="/device">
+<input type="hidden" name="csrf" value="${frame.csrf}">
+<label for="user_code">Code</label>
+<input class="code" type="text" id="user_code" name="user_code" value="${options.prefill ?? ''}" required
+  autocomplete="off" autocapitalize="characters" autocorrect="off" spellcheck="false" maxlength="32" autofocus
+  aria-describedby="code_hint">
+<p id="code_hint" class="muted">${
+      options.prefill ? 'Check that this is exactly the code your device shows.' : 'For example WDJB-MJHT. Dashes and case do not matter.'
+    }</p>
+<div class="actions"><button type="submit" class="primary">Continue</button></div>
+</form>`,
+  );
+}
+
+export function signInPage(frame: PageFrame, options: { username?: string | undefined; message?: string | undefined }): Html {
+  return layout(
+    'Sign in',
+    frame,
+    html`<h1>Sign in</h1>
+<p>Sign in to decide whether the device may act for you.</p>
+${options.message ? html`<p class="error" role="alert">${options.message}</p>` : ''}
+<form method="post" action="/device/sign-in">
+<input type="hidden" name="csrf" value="${frame.csrf}">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" value="${options.username ?? ''}" required autocomplete="username" autocapitalize="none" spellcheck="false">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" required autocomplete="current-password">
+<div class="actions"><button type="submit" class="primary">Sign in</button></div>
+</form>`,
+  );
+}
+
+export interface ConfirmationDetails {
+  readonly userCode: string;
+  readonly clientName: string;
+  readonly clientId: string;
+  readonly scopes: readonly { scope: string; description: string | null }[];
+  readonly resources: readonly string[];
+  readonly requestedAt: string;
+  readonly requestedAgo: string;
+  readonly requesterIp: string | null;
+  readonly requesterUserAgent: string | null;
+}
+
+/** RFC 8628 §5.4 (remote phishing): everything the person needs to recognise their own request. */
+export function confirmationPage(frame: PageFrame, details: ConfirmationDetails): Html {
+  return layout(
+    'Approve access?',
+    frame,
+    html`<h1>Allow ${details.clientName} to access your account?</h1>
+<div class="code-display" aria-label="Code">${details.userCode}</div>
+<dl>
+<dt>Application</dt><dd>${details.clientName} <span class="muted">(<code>${details.clientId}</code>)</span></dd>
+<dt>It asks to</dt><dd>${
+      details.scopes.length
+        ? html`<ul class="scopes">${details.scopes.map(
+            ({ scope, description }) => html`<li>${description ?? scope}${description ? html` <span class="muted">(<code>${scope}</code>)</span>` : ''}</li>`,
+          )}</ul>`
+        : 'Basic access (no scopes)'
+    }</dd>
+<dt>For</dt><dd>${details.resources.length ? details.resources.map((r, i) => html`${i ? html`<br>` : ''}<code>${r}</code>`) : 'This server'}</dd>
+<dt>Requested</dt><dd>${details.requestedAgo} <span class="muted">(${details.requestedAt})</span></dd>
+<dt>From</dt><dd>${details.requesterIp ?? 'unknown address'}${details.requesterUserAgent ? html`<br><span class="muted">${details.requesterUserAgent}</span>` : ''}</dd>
+</dl>
+<div class="warning" role="note"><strong>Only continue if you started this yourself</strong>, just now, on a device you trust, and the code above matches the one it shows. If someone sent you this code or link, choose Deny.</div>
+<form method="post" action="/device/confirm">
+<input type="hidden" name="csrf" value="${frame.csrf}">
+<div class="actions">
+<button type="submit" name="decision" value="approve" class="primary">Approve</button>
+<button type="submit" name="decision" value="deny" class="danger">Deny</button>
+</div>
+</form>`,
+  );
+}
+
+export type Outcome = 'approved' | 'denied' | 'invalid' | 'rate_limited' | 'unavailable' | 'bad_request';
+
+export function outcomePage(frame: PageFrame, outcome: Outcome, detail?: string): Html {
+  const pages: Record<Outcome, { title: string; body: Html }> = {
+    approved: {
+      title: 'Device connected',
+      body: html`<p>You approved the request. You can return to your terminal; it will continue by itself.</p>`,
+    },
+    denied: {
+      title: 'Request denied',
+      body: html`<p>The device will not get access. If you did not start this request, nothing else is needed.</p>`,
+    },
+    invalid: {
+      title: 'Code not valid',
+      body: html`<p>This code is not valid or has expired. Start again on your device to get a new code.</p>
+<p><a href="/device">Enter another code</a></p>`,
+    },
+    rate_limited: {
+      title: 'Too many attempts',
+      body: html`<p role="alert">Too many wrong attempts. Try again in ${detail ?? 'a few minutes'}.</p>`,
+    },
+    unavailable: {
+      title: 'Temporarily unavailable',
+      body: html`<p>The service cannot handle this right now. Try again in a moment.</p>`,
+    },
+    bad_request: {
+      title: 'Something went wrong',
+      body: html`<p>${detail ?? 'The form could not be accepted.'} <a href="/device">Start again</a>.</p>`,
+    },
+  };
+  const page = pages[outcome];
+  return layout(page.title, frame, html`<h1>${page.title}</h1>
+${page.body}`);
+}
