@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
+import { pooledRandomBytes } from './random.js';
 
 /**
  * RFC 8628 §6.1: user codes are short, typed by people, and must resist guessing. 31 characters:
@@ -19,7 +19,7 @@ export function generateDeviceCode(): string {
 }
 
 /** A normalised user code: 8 characters from the alphabet, no separator. */
-export function generateUserCode(random: (size: number) => Buffer = randomBytes): string {
+export function generateUserCode(random: (size: number) => Buffer = pooledRandomBytes): string {
   let code = '';
   while (code.length < USER_CODE_LENGTH) {
     for (const byte of random(USER_CODE_LENGTH * 2)) {

@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from '../domain/random.js';
 
 /**
  * An opaque bearer token (refresh tokens): 32 random bytes, base64url (43 characters), i.e. 256 bits,
  * far beyond RFC 6749 §10.10's guessing bound. Only its hash is stored.
  */
 export function generateOpaqueToken(): string {
-  return randomBytes(32).toString('base64url');
+  return pooledRandomBytes(32).toString('base64url');
 }
 
 /**
