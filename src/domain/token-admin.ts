@@ -1,7 +1,7 @@
 import type { ClientConfig } from '../config.js';
 import type { IntrospectionResponse } from '../contracts/introspection.js';
 import type { TokenRepository } from '../store/token-repository.js';
-import type { AccessTokenIssuer } from '../tokens/access-token.js';
+import type { AccessTokenIssuer, AccessTokenPayload } from '../tokens/access-token.js';
 import { hashOpaqueToken } from '../tokens/opaque.js';
 import type { Clock } from './clock.js';
 import { InvalidClientError } from './errors.js';
@@ -42,7 +42,7 @@ export async function introspectToken(deps: TokenAdminDeps, client: ClientConfig
   const inactive = { active: false } as const;
   if (looksLikeJwt(token)) {
     const payload = await deps.accessTokens.verify(token);
-    if (!payload || (await deps.tokens.isAccessTokenRevoked(payload.jti))) return inactive;
+    if (!payload || (await isRevoked(deps, payload))) return inactive;
     return {
       active: true,
       token_type: 'Bearer',
@@ -67,4 +67,13 @@ export async function introspectToken(deps: TokenAdminDeps, client: ClientConfig
     iat: Math.floor(record.createdAt / 1000),
     exp: Math.floor(record.expiresAt / 1000),
   };
+}
+
+/** Revoked itself (jti deny-list), or its grant was (RFC 7009 §2.1: revoking a refresh token SHOULD end its access tokens). */
+async function isRevoked(deps: TokenAdminDeps, payload: AccessTokenPayload): Promise<boolean> {
+  const [jtiRevoked, grantRevoked] = await Promise.all([
+    deps.tokens.isAccessTokenRevoked(payload.jti),
+    payload.grant_id ? deps.tokens.isFamilyRevoked(payload.grant_id, deps.clock.now()) : false,
+  ]);
+  return jtiRevoked || grantRevoked;
 }

@@ -57,6 +57,10 @@ export async function exchangeToken(deps: TokenGrantDeps, client: ClientConfig, 
 async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
   assertGrantAllowed(client, DEVICE_CODE_GRANT_TYPE);
   if (request.device_code === undefined) throw new InvalidRequestError('device_code is required');
+  // Refused before polling, so a wrong resource cannot spend an approved grant: a grant's resources
+  // are always among the client's registered ones.
+  const unregistered = (request.resource ?? []).filter((resource) => !client.resources.includes(resource));
+  if (unregistered.length) throw new InvalidTargetError(`resource not allowed for this client: ${unregistered.join(' ')}`);
   const outcome = await deps.grants.poll(hashDeviceCode(request.device_code), client.client_id, deps.clock.now());
   switch (outcome.kind) {
     case 'authorization_pending':
@@ -72,7 +76,8 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
     case 'approved': {
       const { grant } = outcome;
       const authorization = { subject: grant.subject ?? '', scope: grant.scope, resource: grant.resource };
-      // Checked before anything is issued: the grant is consumed either way (exactly once).
+      // A registered resource the person did not approve for this grant: the grant is spent (it was
+      // consumed atomically by the poll), so the client must start again.
       const audience = audienceFor(client, authorization, request.resource);
       return issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true });
     }
@@ -103,7 +108,11 @@ async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: Toke
     deps.securityLog?.({ event: 'refresh_token_reuse', clientId: client.client_id, familyId: rotation.familyId });
   }
   if (rotation.kind !== 'rotated') throw new InvalidGrantError('refresh_token is invalid, expired, revoked or already used');
-  return issueTokens(deps, client, rotation.previous, scope, audience, { newFamily: false, refreshToken: nextToken });
+  return issueTokens(deps, client, rotation.previous, scope, audience, {
+    newFamily: false,
+    familyId: rotation.previous.familyId,
+    refreshToken: nextToken,
+  });
 }
 
 async function issueTokens(
@@ -112,25 +121,28 @@ async function issueTokens(
   authorization: Authorization,
   scope: readonly string[],
   audience: readonly string[],
-  refresh: { newFamily: true } | { newFamily: false; refreshToken: string },
+  refresh: { newFamily: true } | { newFamily: false; familyId: string; refreshToken: string },
 ): Promise<TokenResponse> {
+  const newFamily = refresh.newFamily && client.grant_types.includes(REFRESH_TOKEN_GRANT_TYPE);
+  const familyId = refresh.newFamily ? (newFamily ? randomBytes(16).toString('base64url') : undefined) : refresh.familyId;
   const access = await deps.accessTokens.issue({
     subject: authorization.subject,
     clientId: client.client_id,
     scope,
     audience: audience.length ? audience : [deps.policy.default_audience ?? deps.issuer],
+    grantId: familyId,
   });
   const response: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn };
   if (scope.length) response.scope = scope.join(' ');
 
   if (!refresh.newFamily) return { ...response, refresh_token: refresh.refreshToken };
-  if (!client.grant_types.includes(REFRESH_TOKEN_GRANT_TYPE)) return response;
+  if (!newFamily || familyId === undefined) return response;
   const refreshToken = generateOpaqueToken();
   const now = deps.clock.now();
   await deps.tokens.saveRefreshToken(
     {
       tokenHash: hashOpaqueToken(refreshToken),
-      familyId: randomBytes(16).toString('base64url'),
+      familyId,
       clientId: client.client_id,
       subject: authorization.subject,
       scope: authorization.scope,

@@ -99,6 +99,10 @@ export class MemoryTokenRepository implements TokenRepository {
     this.revokedJtis.set(jti, Math.max(expiresAt, this.revokedJtis.get(jti) ?? 0));
   }
 
+  async isFamilyRevoked(familyId: string, now: number): Promise<boolean> {
+    return this.liveFamily(familyId, now)?.revoked === true;
+  }
+
   async isAccessTokenRevoked(jti: string): Promise<boolean> {
     const expiresAt = this.revokedJtis.get(jti);
     if (expiresAt === undefined) return false;

@@ -181,6 +181,10 @@ export class RedisTokenRepository implements TokenRepository {
     await this.call(() => this.redis.set(this.keys.revokedJti(jti), '1', 'PX', expiresAt - now));
   }
 
+  async isFamilyRevoked(familyId: string): Promise<boolean> {
+    return (await this.call(() => this.redis.get(this.keys.refreshFamily(familyId)))) === 'revoked';
+  }
+
   async isAccessTokenRevoked(jti: string): Promise<boolean> {
     return (await this.call(() => this.redis.exists(this.keys.revokedJti(jti)))) === 1;
   }

@@ -108,6 +108,13 @@ export interface TokenRepository {
   /** Whether the `jti` is on the deny-list (resource servers and introspection, RFC 7662). */
   isAccessTokenRevoked(jti: string): Promise<boolean>;
 
+  /**
+   * Whether the family was revoked (RFC 7009 revocation or reuse detection). Access tokens carry
+   * their family as `grant_id`, so revoking a refresh token also deactivates them at introspection
+   * (RFC 7009 §2.1: the server SHOULD also invalidate the grant's access tokens).
+   */
+  isFamilyRevoked(familyId: string, now: number): Promise<boolean>;
+
   /** Releases connections and timers it owns. */
   close(): Promise<void>;
 }

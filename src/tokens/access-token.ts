@@ -19,6 +19,8 @@ const AccessTokenPayload = z.object({
   iat: z.number(),
   exp: z.number(),
   jti: z.string(),
+  /** The refresh-token family (grant) the token was issued under, when there is one. */
+  grant_id: z.string().optional(),
 });
 export type AccessTokenPayload = z.infer<typeof AccessTokenPayload>;
 
@@ -29,6 +31,8 @@ export interface IssueAccessTokenInput {
   readonly scope: readonly string[];
   /** RFC 8707 resource indicators, or the default audience when the client named none (RFC 9068 §3). */
   readonly audience: string | readonly string[];
+  /** The refresh-token family, so that revoking the grant deactivates the token too (RFC 7009 §2.1). */
+  readonly grantId?: string | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -79,6 +83,7 @@ export class AccessTokenIssuer {
       jti: randomBytes(16).toString('base64url'),
     };
     if (input.scope.length > 0) claims.scope = input.scope.join(' ');
+    if (input.grantId !== undefined) claims.grant_id = input.grantId;
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid: this.keys.signing.kid })
       .sign(this.keys.signing.privateKey);

@@ -9,6 +9,7 @@ import { IntrospectionRequest, IntrospectionResponse, introspectionErrors } from
 import { RevocationRequest, RevocationResponse, revocationErrors } from '../contracts/revocation.js';
 import { TokenRequest, TokenResponse, tokenErrors } from '../contracts/token.js';
 import { authorizeDevice } from '../domain/device-authorization.js';
+import { InvalidClientError } from '../domain/errors.js';
 import { introspectToken, revokeToken } from '../domain/token-admin.js';
 import { exchangeToken } from '../domain/token-grants.js';
 import { type RequestContext, t } from './trpc.js';
@@ -107,9 +108,11 @@ export const appRouter = t.router({
     })
     .input(IntrospectionRequest)
     .output(IntrospectionResponse)
-    .mutation(async ({ ctx, input }) =>
-      introspectToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      // RFC 7662 §2.1: the endpoint MUST require authorization; none at all is invalid_client (401).
+      if (!ctx.basic && input.client_id === undefined) throw new InvalidClientError('introspection requires client authentication');
+      return introspectToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token);
+    }),
 
   metadata: t.procedure
     .meta({

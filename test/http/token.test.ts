@@ -316,7 +316,7 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
       const issuedAt = Math.floor(server.clock.now() / 1000);
       const first = await issue();
       const payload = await verifyAccessToken(first.access_token);
-      expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub']);
+      expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'grant_id', 'iat', 'iss', 'jti', 'scope', 'sub']);
       expect(payload).toMatchObject({ iss: server.url, sub: 'alice', aud: server.url, client_id: 'demo-cli', scope: 'openid profile' });
       expect(payload.iat).toBe(issuedAt);
       expect(payload.exp).toBe(issuedAt + ACCESS_TOKEN_TTL);
@@ -366,6 +366,13 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
       const { deviceCode, userCode } = await authorize({ client_id: 'demo-cli', scope: 'openid', resource: MCP });
       await approve(userCode);
       expect(await expectOAuthError(await poll(deviceCode, 'demo-cli', { resource }), 400, 'invalid_target')).toContain(resource);
+    });
+
+    it('refuses an unregistered resource before polling, so the approved grant is not spent', async () => {
+      const { deviceCode, userCode } = await authorize({ client_id: 'demo-cli', scope: 'openid', resource: MCP });
+      await approve(userCode);
+      await expectOAuthError(await poll(deviceCode, 'demo-cli', { resource: 'https://evil.example.com/' }), 400, 'invalid_target');
+      expect((await poll(deviceCode, 'demo-cli')).status).toBe(200);
     });
   });
 

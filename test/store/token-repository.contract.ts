@@ -281,6 +281,21 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
         expect(await repository.revokeRefreshToken(next.tokenHash, 'demo-cli', clock.now())).toBe(false);
       });
 
+      it('reports a family revoked by revocation or by reuse, and only that family', async () => {
+        const revoked = refreshRecord(clock.now());
+        const reused = refreshRecord(clock.now());
+        const untouched = refreshRecord(clock.now());
+        for (const record of [revoked, reused, untouched]) await repository.saveRefreshToken(record, clock.now());
+        expect(await repository.isFamilyRevoked(revoked.familyId, clock.now())).toBe(false);
+        await repository.revokeRefreshToken(revoked.tokenHash, 'demo-cli', clock.now());
+        rotated(await rotate(reused.tokenHash));
+        expect((await rotate(reused.tokenHash)).kind).toBe('reused');
+        expect(await repository.isFamilyRevoked(revoked.familyId, clock.now())).toBe(true);
+        expect(await repository.isFamilyRevoked(reused.familyId, clock.now())).toBe(true);
+        expect(await repository.isFamilyRevoked(untouched.familyId, clock.now())).toBe(false);
+        expect(await repository.isFamilyRevoked('unknown-family', clock.now())).toBe(false);
+      });
+
       it('a used token still names its family and revokes it', async () => {
         const record = refreshRecord(clock.now());
         await repository.saveRefreshToken(record, clock.now());
