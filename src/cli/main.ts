@@ -1,7 +1,26 @@
-import { Command } from 'commander';
-import { hashSecret } from '../domain/password.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { systemClock } from '../domain/clock.js';
+import { configHome } from './config-home.js';
+import type { CliContext } from './context.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { createFetch } from './net.js';
+import { realSleep } from './poller.js';
+import { DEFAULT_PROFILE, type LoginSelector, TokenStore } from './token-store.js';
 
-const program = new Command('devicegate').description('OAuth 2.0 Device Authorization Grant (RFC 8628) server tools');
+// Command modules load on use: `devicegate token` runs before every request an MCP host makes, and
+// should not pay for the login UI (QR, browser) or for scrypt.
+
+const program = new Command('devicegate')
+  .description('OAuth 2.0 Device Authorization Grant (RFC 8628): sign in from a terminal, and server tools')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 denied, 4 code expired, 5 network or server error,
+6 refused by the server, 7 login required, 130 interrupted (Ctrl-C), 143 terminated.
+Tokens are stored under $DEVICEGATE_HOME, else $XDG_CONFIG_HOME/devicegate, else ~/.config/devicegate.`,
+  );
 
 program
   .command('hash-password')
@@ -16,8 +35,136 @@ program
       process.exitCode = 64; // EX_USAGE
       return;
     }
+    const { hashSecret } = await import('../domain/password.js');
     process.stdout.write(`${await hashSecret(secret)}\n`);
   });
+
+const issuerOption = (required: boolean) => {
+  const option = new Option('--issuer <url>', 'the authorization server (its RFC 8414 issuer, exactly)').env('DEVICEGATE_ISSUER');
+  return required ? option.makeOptionMandatory() : option;
+};
+const clientOption = (required: boolean) => {
+  const option = new Option('--client-id <id>', 'the OAuth client id').env('DEVICEGATE_CLIENT_ID');
+  return required ? option.makeOptionMandatory() : option;
+};
+const profileOption = (description: string) => new Option('--profile <name>', description).env('DEVICEGATE_PROFILE');
+
+program
+  .command('login')
+  .description('Sign in with the device authorization grant: shows a code to approve in any browser, then stores the tokens')
+  .addOption(issuerOption(true))
+  .addOption(clientOption(true))
+  .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server grants the client)')
+  .option('--resource <uri>', 'RFC 8707 resource (audience) to ask for; repeat for several', collect)
+  .addOption(profileOption(`store the tokens under this name (default: ${DEFAULT_PROFILE})`))
+  .option('--json', 'machine-readable: stdout gets only JSON lines (the codes, then the outcome)')
+  .option('--qr', 'show a QR code of the verification URI even when stderr is not a terminal')
+  .option('--no-qr', 'never show the QR code')
+  .option('--open', 'open the verification page in a browser, when one can be opened here')
+  .option('--show-token', 'with --json: include the access token in the "approved" line')
+  .option('--allow-http', 'allow a plain-http issuer that is not a loopback address (testing only)')
+  .action(async (opts: Record<string, unknown>) => {
+    finish(
+      await (await import('./commands/login.js')).login(await context(), {
+        issuer: opts.issuer as string,
+        clientId: opts.clientId as string,
+        scope: opts.scope as string | undefined,
+        resource: (opts.resource as string[] | undefined) ?? [],
+        profile: (opts.profile as string | undefined) ?? DEFAULT_PROFILE,
+        json: opts.json === true,
+        qr: opts.qr as boolean | undefined,
+        open: opts.open === true,
+        showToken: opts.showToken === true,
+        allowHttp: opts.allowHttp === true,
+      }),
+    );
+  });
+
+program
+  .command('token')
+  .description('Print a valid access token on stdout, refreshing it first when it is expired or about to be')
+  .addOption(issuerOption(false))
+  .addOption(clientOption(false))
+  .addOption(profileOption('the stored login to use'))
+  .option('--min-validity <seconds>', 'refresh when fewer seconds than this are left', seconds, 60)
+  .option('--json', 'print {"access_token", "expires_at", …} instead of the bare token')
+  .action(async (opts: Record<string, unknown>) => {
+    // No abort on the first Ctrl-C here: see commands/token.ts.
+    finish(await (await import('./commands/token.js')).token(await context(), { selector: selector(opts), minValidity: opts.minValidity as number, json: opts.json === true }));
+  });
+
+program
+  .command('status')
+  .description('Show the stored logins: issuer, client, profile, subject, scopes, expiry (read locally)')
+  .addOption(issuerOption(false))
+  .addOption(clientOption(false))
+  .addOption(profileOption('only this profile'))
+  .option('--json', 'print {"logins": […]}')
+  .action(async (opts: Record<string, unknown>) => {
+    finish(await (await import('./commands/status.js')).status(await context(), { selector: selector(opts), json: opts.json === true }));
+  });
+
+program
+  .command('logout')
+  .description('Revoke the refresh token at the server (RFC 7009) and delete the stored tokens')
+  .addOption(issuerOption(false))
+  .addOption(clientOption(false))
+  .addOption(profileOption('the stored login to remove'))
+  .action(async (opts: Record<string, unknown>) => {
+    finish(await (await import('./commands/logout.js')).logout(await context(), { selector: selector(opts) }));
+  });
+
+function selector(opts: Record<string, unknown>): LoginSelector {
+  return { issuer: opts.issuer as string | undefined, clientId: opts.clientId as string | undefined, profile: opts.profile as string | undefined };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function seconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 86_400) throw new InvalidArgumentError('expected whole seconds, 0 to 86400');
+  return parsed;
+}
+
+/**
+ * The first Ctrl-C (or SIGTERM) aborts the command's signal, so it can stop cleanly and say so; a
+ * second one exits at once.
+ */
+const interruption = new AbortController();
+function onSignal(code: ExitCode) {
+  return () => {
+    if (interruption.signal.aborted) process.exit(code);
+    interruption.abort(new CliError(code, 'interrupted', code === ExitCode.terminated ? 'terminated' : 'interrupted'));
+  };
+}
+
+async function context(): Promise<CliContext> {
+  process.on('SIGINT', onSignal(ExitCode.interrupted));
+  process.on('SIGTERM', onSignal(ExitCode.terminated));
+  let fetch: Promise<typeof globalThis.fetch> | undefined;
+  return {
+    env: process.env,
+    platform: process.platform,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    clock: systemClock,
+    sleep: realSleep,
+    fetch: () => (fetch ??= createFetch(process.env)),
+    signal: interruption.signal,
+    store: new TokenStore(configHome()),
+    launchBrowser: async (launcher) => (await import('./browser.js')).launchBrowser(launcher),
+  };
+}
+
+/** Exits with `code` once stdout and stderr are flushed (keep-alive sockets must not delay the exit). */
+function finish(code: number): void {
+  // A command that finished its work despite a first Ctrl-C (token, logout) still reports it.
+  const reason: unknown = interruption.signal.reason;
+  const exitCode = code === ExitCode.ok && reason instanceof CliError ? reason.exitCode : code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -25,4 +172,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; any other parse error is a usage error (commander printed it).
+    const helpOrVersion = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+    process.exit(helpOrVersion ? ExitCode.ok : ExitCode.usage);
+  }
+  // A bug or an unusable file system: the message, and the stack with DEVICEGATE_DEBUG=1.
+  const detail = error instanceof Error ? (process.env.DEVICEGATE_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`devicegate: ${detail}\n`);
+  process.exit(ExitCode.failure);
+}

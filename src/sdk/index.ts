@@ -53,7 +53,44 @@ export interface DeviceGateClientOptions {
   readonly clientSecretBasic?: { clientId: string; clientSecret: string };
   readonly fetch?: typeof globalThis.fetch;
   readonly headers?: Record<string, string>;
+  /**
+   * Absolute endpoint URLs to use instead of this server's own paths under `baseUrl`, typically from
+   * another server's RFC 8414 metadata (see `discover()`): the request and response types stay the
+   * generated ones, only the URL changes.
+   */
+  readonly endpoints?: EndpointUrls;
 }
+
+/** Absolute URLs of the endpoints, e.g. from RFC 8414 metadata. Unset ones use `baseUrl` + our path. */
+export interface EndpointUrls {
+  readonly deviceAuthorization?: string | null;
+  readonly token?: string | null;
+  readonly revocation?: string | null;
+  readonly introspection?: string | null;
+  readonly metadata?: string | null;
+}
+
+/** `null` in `endpoints`: the server does not offer that endpoint (it is absent from its metadata). */
+export class EndpointNotAdvertisedError extends Error {
+  override name = 'EndpointNotAdvertisedError';
+  constructor(readonly endpoint: keyof EndpointUrls) {
+    super(`the authorization server's metadata advertises no ${endpoint} endpoint`);
+  }
+}
+
+/** Per-call options. */
+export interface RequestOptions {
+  /** Aborts the request (e.g. Ctrl-C, or a timeout via `AbortSignal.timeout`). */
+  readonly signal?: AbortSignal;
+}
+
+const ENDPOINT_PATHS: Record<keyof EndpointUrls, keyof paths> = {
+  deviceAuthorization: '/oauth/device/authorize',
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  metadata: '/.well-known/oauth-authorization-server',
+};
 
 /** The typed SDK: generated types (generated/openapi.ts) over openapi-fetch. */
 export class DeviceGateClient {
@@ -71,45 +108,65 @@ export class DeviceGateClient {
       headers,
       ...(options.fetch && { fetch: options.fetch }),
     });
+    const overrides = new Map<string, { name: keyof EndpointUrls; url: string | null }>();
+    for (const [name, url] of Object.entries(options.endpoints ?? {}) as [keyof EndpointUrls, string | null | undefined][]) {
+      if (url !== undefined) overrides.set(ENDPOINT_PATHS[name], { name, url: url === null ? null : new URL(url).href });
+    }
+    if (overrides.size) {
+      // openapi-fetch builds baseUrl + path; point the request at the absolute endpoint instead.
+      this.raw.use({
+        async onRequest({ request, schemaPath }) {
+          const override = overrides.get(schemaPath);
+          if (!override) return undefined;
+          if (override.url === null) throw new EndpointNotAdvertisedError(override.name);
+          const target = override.url;
+          const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+          return new Request(target, { method: request.method, headers: request.headers, body, signal: request.signal, redirect: request.redirect });
+        },
+      });
+    }
   }
 
   /** RFC 8628 §3.1: request a device_code and user_code. */
-  deviceAuthorization(params: DeviceAuthorizationParams): Promise<DeviceAuthorizationResponse> {
-    return this.postForm('/oauth/device/authorize', params) as Promise<DeviceAuthorizationResponse>;
+  deviceAuthorization(params: DeviceAuthorizationParams, options?: RequestOptions): Promise<DeviceAuthorizationResponse> {
+    return this.postForm('/oauth/device/authorize', params, options) as Promise<DeviceAuthorizationResponse>;
   }
 
   /**
    * RFC 8628 §3.4 / RFC 6749 §6: one token request. `authorization_pending`, `slow_down` and the
    * other polling answers arrive as OAuthResponseError with that `error`.
    */
-  token(params: TokenParams): Promise<TokenResponse> {
-    return this.postForm('/oauth/token', params) as Promise<TokenResponse>;
+  token(params: TokenParams, options?: RequestOptions): Promise<TokenResponse> {
+    return this.postForm('/oauth/token', params, options) as Promise<TokenResponse>;
   }
 
   /** RFC 7009: revoke a refresh or access token. */
-  async revoke(params: RevocationParams): Promise<void> {
-    await this.postForm('/oauth/revoke', params);
+  async revoke(params: RevocationParams, options?: RequestOptions): Promise<void> {
+    await this.postForm('/oauth/revoke', params, options);
   }
 
   /** RFC 7662 (confidential clients). */
-  introspect(params: IntrospectionParams): Promise<IntrospectionResponse> {
-    return this.postForm('/oauth/introspect', params) as Promise<IntrospectionResponse>;
+  introspect(params: IntrospectionParams, options?: RequestOptions): Promise<IntrospectionResponse> {
+    return this.postForm('/oauth/introspect', params, options) as Promise<IntrospectionResponse>;
   }
 
   /** RFC 8414 metadata. */
-  async metadata(): Promise<AuthorizationServerMetadata> {
-    const { data, error, response } = await this.raw.GET('/.well-known/oauth-authorization-server');
+  async metadata(options?: RequestOptions): Promise<AuthorizationServerMetadata> {
+    const { data, error, response } = await this.raw.GET('/.well-known/oauth-authorization-server', {
+      ...(options?.signal && { signal: options.signal }),
+    });
     if (data) return data;
     throw new OAuthResponseError(response.status, asOAuthErrorBody(error, response.status));
   }
 
-  private async postForm(path: FormPath, params: object): Promise<unknown> {
+  private async postForm(path: FormPath, params: object, options?: RequestOptions): Promise<unknown> {
     // One call site for every form endpoint; the path's own types are enforced by the public methods.
     const post = this.raw.POST as (path: FormPath, init: object) => ReturnType<Client<paths>['POST']>;
     const { data, error, response } = await post(path, {
       body: params,
       bodySerializer: formBodySerializer,
       headers: { 'Content-Type': FORM_CONTENT_TYPE },
+      ...(options?.signal && { signal: options.signal }),
     });
     if (response.ok) return data;
     throw new OAuthResponseError(response.status, asOAuthErrorBody(error, response.status));
@@ -122,4 +179,125 @@ function asOAuthErrorBody(error: unknown, status: number): OAuthErrorBody {
     return error as OAuthErrorBody;
   }
   return { error: 'server_error', error_description: `unexpected HTTP ${status} without an OAuth error body` };
+}
+
+/**
+ * RFC 8414 metadata as any authorization server may publish it: only `issuer` and `token_endpoint`
+ * are checked to be present; every other field (ours are in `AuthorizationServerMetadata`) may be
+ * absent on another server, and unknown fields are kept.
+ */
+export type DiscoveredMetadata = Pick<AuthorizationServerMetadata, 'issuer' | 'token_endpoint'> &
+  Partial<Omit<AuthorizationServerMetadata, 'issuer' | 'token_endpoint'>> &
+  Record<string, unknown>;
+
+export type DiscoveryFailure = 'invalid_issuer' | 'not_found' | 'http_error' | 'invalid_metadata' | 'issuer_mismatch';
+
+/** Discovery failed: the reason, and the HTTP status where one was seen. */
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
+  constructor(
+    readonly reason: DiscoveryFailure,
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Where the metadata of `issuer` may be, in the order tried: RFC 8414 §3.1 (well-known segment
+ * inserted before the issuer's path), then the path-appended form many servers use, then OpenID
+ * Connect Discovery (same fields, same issuer rule) for servers that publish only that.
+ */
+export function metadataUrls(issuer: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new DiscoveryError('invalid_issuer', `not a URL: ${issuer}`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    throw new DiscoveryError('invalid_issuer', `an issuer is an http(s) URL without query, fragment or credentials: ${issuer}`);
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  const wellKnown = (name: string) =>
+    path ? [`${url.origin}/.well-known/${name}${path}`, `${url.origin}${path}/.well-known/${name}`] : [`${url.origin}/.well-known/${name}`];
+  return [...wellKnown('oauth-authorization-server'), ...wellKnown('openid-configuration')];
+}
+
+export interface DiscoverOptions extends Omit<DeviceGateClientOptions, 'baseUrl' | 'endpoints'>, RequestOptions {}
+
+export interface DiscoveredServer {
+  readonly metadata: DiscoveredMetadata;
+  /** Where the metadata was found. */
+  readonly metadataUrl: string;
+  /** A client whose calls go to the metadata's endpoints; an endpoint the metadata lacks throws EndpointNotAdvertisedError. */
+  readonly client: DeviceGateClient;
+}
+
+/**
+ * RFC 8414 discovery for any authorization server, not only devicegate: fetches the metadata, checks
+ * that its `issuer` is exactly the one asked for (§3.3: refuse otherwise, it may be an impersonation)
+ * and returns a client bound to the advertised endpoints.
+ */
+export async function discover(issuer: string, options: DiscoverOptions = {}): Promise<DiscoveredServer> {
+  const { signal, ...clientOptions } = options;
+  let lastStatus = 0;
+  for (const metadataUrl of metadataUrls(issuer)) {
+    const probe = new DeviceGateClient({ ...clientOptions, baseUrl: issuer, endpoints: { metadata: metadataUrl } });
+    let raw: unknown;
+    try {
+      raw = await probe.metadata(signal ? { signal } : undefined);
+    } catch (error) {
+      if (error instanceof OAuthResponseError && (error.status === 404 || error.status === 405 || error.status === 410)) {
+        lastStatus = error.status;
+        continue;
+      }
+      if (error instanceof OAuthResponseError) {
+        throw new DiscoveryError('http_error', `${metadataUrl} answered HTTP ${error.status}`, error.status, { cause: error });
+      }
+      if (error instanceof SyntaxError) {
+        throw new DiscoveryError('invalid_metadata', `${metadataUrl} did not answer JSON`, undefined, { cause: error });
+      }
+      throw error; // network errors, aborts: the caller decides
+    }
+    const metadata = validateMetadata(raw, metadataUrl);
+    if (metadata.issuer !== issuer) {
+      throw new DiscoveryError(
+        'issuer_mismatch',
+        `the metadata at ${metadataUrl} names the issuer "${metadata.issuer}", not "${issuer}" (RFC 8414 §3.3 requires them to be identical)`,
+      );
+    }
+    const client = new DeviceGateClient({
+      ...clientOptions,
+      baseUrl: issuer,
+      endpoints: {
+        metadata: metadataUrl,
+        token: metadata.token_endpoint,
+        deviceAuthorization: metadata.device_authorization_endpoint ?? null,
+        revocation: metadata.revocation_endpoint ?? null,
+        introspection: metadata.introspection_endpoint ?? null,
+      },
+    });
+    return { metadata, metadataUrl, client };
+  }
+  throw new DiscoveryError('not_found', `no authorization server metadata for ${issuer} (tried ${metadataUrls(issuer).join(', ')})`, lastStatus);
+}
+
+const URL_FIELDS = ['token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'jwks_uri'] as const;
+
+/** openapi-fetch does not validate responses; another server's metadata is checked here before use. */
+function validateMetadata(raw: unknown, metadataUrl: string): DiscoveredMetadata {
+  const invalid = (what: string) => new DiscoveryError('invalid_metadata', `invalid metadata at ${metadataUrl}: ${what}`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('not a JSON object');
+  const record = raw as Record<string, unknown>;
+  if (typeof record.issuer !== 'string' || !record.issuer) throw invalid('issuer is missing');
+  if (record.token_endpoint === undefined) throw invalid('token_endpoint is missing');
+  for (const field of URL_FIELDS) {
+    const value = record[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || !URL.canParse(value)) throw invalid(`${field} is not a URL`);
+  }
+  return record as DiscoveredMetadata;
 }
