@@ -106,7 +106,9 @@ export class DeviceGateClient {
     this.raw = createClient<paths>({
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
       headers,
-      ...(options.fetch && { fetch: options.fetch }),
+      // OAuth answers never redirect; following one would re-send a form with codes or secrets to
+      // wherever the Location points (RFC 6749 §4.1.2 redirects are for browsers, not this client).
+      fetch: noRedirects(options.fetch ?? globalThis.fetch),
     });
     const overrides = new Map<string, { name: keyof EndpointUrls; url: string | null }>();
     for (const [name, url] of Object.entries(options.endpoints ?? {}) as [keyof EndpointUrls, string | null | undefined][]) {
@@ -300,4 +302,8 @@ function validateMetadata(raw: unknown, metadataUrl: string): DiscoveredMetadata
     if (typeof value !== 'string' || !URL.canParse(value)) throw invalid(`${field} is not a URL`);
   }
   return record as DiscoveredMetadata;
+}
+
+function noRedirects(fetchImpl: typeof globalThis.fetch): (request: Request) => Promise<Response> {
+  return (request) => fetchImpl(new Request(request, { redirect: 'error' }));
 }

@@ -30,6 +30,24 @@ describe('typed SDK against the running server', () => {
     expect((await sdk.deviceAuthorization({})).device_code).toHaveLength(43);
   });
 
+  it('never follows a redirect (it would re-send the form to the Location)', async () => {
+    const { createServer } = await import('node:http');
+    let followed = false;
+    const target = createServer((_, res) => {
+      followed = true;
+      res.end('{}');
+    });
+    const redirector = createServer((_, res) => {
+      res.writeHead(307, { Location: `http://127.0.0.1:${(target.address() as { port: number }).port}/oauth/device/authorize` });
+      res.end();
+    });
+    await Promise.all([target, redirector].map((srv) => new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))));
+    const sdk = new DeviceGateClient({ baseUrl: `http://127.0.0.1:${(redirector.address() as { port: number }).port}` });
+    await expect(sdk.deviceAuthorization({ client_id: 'demo-cli' })).rejects.toThrow();
+    expect(followed).toBe(false);
+    await Promise.all([target, redirector].map((srv) => new Promise((resolve) => srv.close(resolve))));
+  });
+
   it('throws OAuthResponseError carrying the RFC error and status', async () => {
     const sdk = new DeviceGateClient({ baseUrl: server.url });
     const failure = await sdk.deviceAuthorization({ client_id: 'demo-cli', scope: 'admin' }).catch((e: unknown) => e);
