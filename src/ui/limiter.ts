@@ -1,5 +1,7 @@
+import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { callRedis } from '../store/redis.js';
 
 export interface AttemptPolicy {
   readonly per_ip: number;
@@ -8,16 +10,26 @@ export interface AttemptPolicy {
   readonly window: number;
 }
 
-export type LimitCheck = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
+/** An attempt that was let through: it counts as a failure unless the caller says otherwise. */
+export interface AllowedAttempt {
+  readonly allowed: true;
+  /** The attempt was not a failed guess (a valid code, a right password, malformed input): refund it. */
+  notAFailure(): Promise<void>;
+}
+export type Attempt = AllowedAttempt | { readonly allowed: false; readonly retryAfterSeconds: number };
 
 /**
- * RFC 8628 §5.1: counts failed attempts per client IP and per signed-in account, on the same store
- * as the grants (Redis in production, memory by default). Only failures consume points, and a
- * success never resets them: an attacker cannot refill a budget by entering their own valid code.
+ * RFC 8628 §5.1: limits failed attempts per client IP (IPv6 per /64, what one subscriber gets) and
+ * per signed-in account, on the same store as the grants (Redis in production, memory by default).
+ * Every attempt takes its point before the lookup, atomically in the store, so parallel guesses
+ * cannot overshoot the limit; a successful one gives back exactly its own point and never refunds
+ * earlier failures: an attacker cannot refill a budget by entering their own valid code.
  */
 export class FailedAttemptLimiter {
   private readonly perIp: RateLimiterAbstract;
   private readonly perAccount: RateLimiterAbstract;
+  /** On Redis, an unreachable store is a 503 (retry shortly), as for the grants; not a 500. */
+  private readonly call: <T>(operation: () => Promise<T>) => Promise<T>;
 
   constructor(name: string, policy: AttemptPolicy, store: { redis?: Redis | undefined; keyPrefix?: string | undefined } = {}) {
     const { redis, keyPrefix = 'devicegate:' } = store;
@@ -25,31 +37,56 @@ export class FailedAttemptLimiter {
       const options = { keyPrefix: `${keyPrefix}limit:${name}:${scope}`, points, duration: policy.window };
       return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
     };
+    this.call = redis ? (operation) => callRedis('rate limiter', operation) : (operation) => operation();
     this.perIp = make('ip', policy.per_ip);
     this.perAccount = make('account', policy.per_account);
   }
 
-  /** Whether another attempt is allowed now (reads only). */
-  async check(ip: string, account: string | null): Promise<LimitCheck> {
-    const states = await Promise.all([this.perIp.get(ip), account ? this.perAccount.get(account) : null]);
-    const exhausted = states.filter(
-      (state, i): state is RateLimiterRes => state !== null && state.consumedPoints >= (i === 0 ? this.perIp : this.perAccount).points,
-    );
-    if (!exhausted.length) return { allowed: true };
-    return { allowed: false, retryAfterSeconds: Math.ceil(Math.max(...exhausted.map((s) => s.msBeforeNext)) / 1000) };
-  }
-
-  /** Records one failure against the IP and the account. */
-  async fail(ip: string, account: string | null): Promise<void> {
-    await Promise.all([penalise(this.perIp, ip), account ? penalise(this.perAccount, account) : null]);
+  async attempt(ip: string, account: string | null): Promise<Attempt> {
+    const takes: [RateLimiterAbstract, string][] = [[this.perIp, ipBucket(ip)]];
+    if (account) takes.push([this.perAccount, account]);
+    const results = await this.call(() => Promise.all(takes.map(([limiter, key]) => take(limiter, key))));
+    const refund = (which: (typeof takes)[number][]) =>
+      this.call(() => Promise.all(which.map(([limiter, key]) => limiter.reward(key, 1)))).then(() => undefined);
+    const refused = results.filter((result) => !result.taken);
+    if (refused.length) {
+      // Refused: this attempt does not happen, so a point taken from the other budget goes back.
+      await refund(takes.filter((_, i) => results[i]!.taken));
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(...refused.map((r) => r.msBeforeNext)) / 1000)) };
+    }
+    let refunded = false;
+    return {
+      allowed: true,
+      notAFailure: async () => {
+        if (refunded) return;
+        refunded = true;
+        await refund(takes);
+      },
+    };
   }
 }
 
-/** consume() rejects once the budget is spent; here the rejection is the expected outcome. */
-async function penalise(limiter: RateLimiterAbstract, key: string): Promise<void> {
+/** consume() rejects with a RateLimiterRes once the budget is spent: here that is an answer, not an error. */
+async function take(limiter: RateLimiterAbstract, key: string): Promise<{ taken: boolean; msBeforeNext: number }> {
   try {
-    await limiter.consume(key);
+    const result = await limiter.consume(key);
+    return { taken: true, msBeforeNext: result.msBeforeNext };
   } catch (error) {
     if (!(error instanceof RateLimiterRes)) throw error;
+    return { taken: false, msBeforeNext: error.msBeforeNext };
   }
+}
+
+/** The key an address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's prefix). */
+export function ipBucket(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = ip.includes('::')
+    ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
+    : headGroups;
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }

@@ -20,7 +20,7 @@ export interface SessionOptions {
   readonly key: Buffer;
   readonly clock: Clock;
   readonly ttlSeconds: number;
-  /** Secure cookies (and the __Host- prefix) when the issuer is https. */
+  /** Secure cookies (and the __Secure- name prefix; __Host- would need Path=/) when the issuer is https. */
   readonly secure: boolean;
 }
 

@@ -56,7 +56,10 @@ interface PageState {
  * `verification_uri_complete` only pre-fills the form: nothing is approved without the person's click.
  */
 export function verificationRoutes(deps: VerificationDeps): Router {
-  const router = new Router({ prefix: '/device' });
+  // Case-sensitive like the cookie's Path=/device: @koa/router matches routes case-insensitively by
+  // default but its router.use() middleware (the security headers below) case-sensitively, so
+  // /DEVICE would otherwise render the pages without CSP, frame-ancestors or no-store.
+  const router = new Router({ prefix: '/device', sensitive: true });
   const { sessions, settings } = deps;
 
   router.use(pageErrors(deps));
@@ -77,21 +80,20 @@ export function verificationRoutes(deps: VerificationDeps): Router {
 
   router.post('/', async (ctx) => {
     const { state, form } = await postedForm(ctx);
-    const ip = ctx.ip;
-    const limit = await deps.codeEntryLimiter.check(ip, state.subject);
-    if (!limit.allowed) return render(ctx, state, 429, outcomePage(frame(state), 'rate_limited', minutes(limit.retryAfterSeconds)));
-
+    const attempt = await deps.codeEntryLimiter.attempt(ctx.ip, state.subject);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
     const typed = form.get('user_code') ?? '';
     const userCode = normaliseUserCode(typed);
     if (!userCode) {
-      // A typo, not a guess: nothing was looked up, so nothing is counted.
+      // A typo, not a guess: nothing is looked up, so nothing is counted.
+      await attempt.notAFailure();
       const message = 'A code has 8 letters and digits, like WDJB-MJHT. Check it and try again.';
       return render(ctx, state, 400, codeEntryPage(frame(state), { prefill: typed.slice(0, 32), message }));
     }
     const grant = await deps.grants.findByUserCode(userCode);
-    if (!isDecidable(grant, deps.clock.now())) {
-      // One message for unknown, expired and used codes: no oracle (RFC 8628 §5.1).
-      await deps.codeEntryLimiter.fail(ip, state.subject);
+    if (isDecidable(grant, deps.clock.now())) await attempt.notAFailure();
+    else {
+      // One message for unknown, expired and used codes: no oracle (RFC 8628 §5.1). The point stays taken.
       const message = 'That code is not valid or has expired. Check it, or start again on your device.';
       return render(ctx, state, 400, codeEntryPage(frame(state), { prefill: formatUserCode(userCode), message }));
     }
@@ -109,11 +111,11 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     const { state, form } = await postedForm(ctx);
     const username = (form.get('username') ?? '').slice(0, 128);
     const password = form.get('password') ?? '';
-    const limit = await deps.signInLimiter.check(ctx.ip, username || null);
-    if (!limit.allowed) return render(ctx, state, 429, outcomePage(frame(state), 'rate_limited', minutes(limit.retryAfterSeconds)));
+    const attempt = await deps.signInLimiter.attempt(ctx.ip, username || null);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
     const subject = username && password ? await deps.users.authenticate(username, password) : null;
-    if (!subject) {
-      await deps.signInLimiter.fail(ctx.ip, username || null);
+    if (subject) await attempt.notAFailure();
+    else {
       return render(ctx, state, 401, signInPage(frame(state), { username, message: 'Wrong username or password.' }));
     }
     // A new session id at sign-in: a session planted before it (fixation) is worth nothing after.
@@ -198,6 +200,11 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     ctx.body = page.value;
   }
 
+  function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number): void {
+    ctx.set('Retry-After', String(retryAfterSeconds));
+    render(ctx, state, 429, outcomePage(frame(state), 'rate_limited', minutes(retryAfterSeconds)));
+  }
+
   function redirect(ctx: Context, state: PageState, location: string): void {
     sessions.write(ctx, state.session);
     ctx.status = 303; // See Other: the browser follows a POST with a GET
@@ -252,13 +259,17 @@ function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {
     scopes: describeScopes(grant.scope, deps.settings.scope_descriptions),
     resources: grant.resource,
     requestedAt: new Date(grant.createdAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-    requestedAgo: ageSeconds < 60 ? `${ageSeconds} seconds ago` : `${Math.round(ageSeconds / 60)} minutes ago`,
+    requestedAgo: ageSeconds < 60 ? `${plural(ageSeconds, 'second')} ago` : `${plural(Math.round(ageSeconds / 60), 'minute')} ago`,
     requesterIp: grant.requester.ip,
     requesterUserAgent: grant.requester.userAgent,
   };
 }
 
 function minutes(seconds: number): string {
-  const value = Math.max(1, Math.ceil(seconds / 60));
-  return value === 1 ? '1 minute' : `${value} minutes`;
+  return plural(Math.max(1, Math.ceil(seconds / 60)), 'minute');
+}
+
+/** `1 minute`, `2 minutes`, `0 seconds`. */
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
