@@ -1,0 +1,84 @@
+// Ceiling for bench/device-authorize.ts: the least a Koa 3 server can do for
+// POST /oauth/device/authorize with a Redis-backed store — read the urlencoded body, make exactly ONE
+// Redis round trip (SET <random key> <~300-byte value> PX <ms>), answer 200 JSON of about the same
+// size as devicegate's response. No router, no body parser, no validation. Any GET answers
+// {"status":"ok"} without Redis (readiness).
+//   PORT=4100 HOST=127.0.0.1 REDIS_URL=redis://127.0.0.1:6391/0 NODE_ENV=production node bench/ceiling.mjs
+// Same koa and ioredis as devicegate (resolved from /work/main/node_modules).
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import Koa from 'koa';
+
+const PORT = Number(process.env.PORT ?? 4100);
+const HOST = process.env.HOST ?? '127.0.0.1';
+const REDIS_URL = process.env.REDIS_URL;
+if (!REDIS_URL) {
+  console.error('ceiling: REDIS_URL is required');
+  process.exit(2);
+}
+// devicegate keeps a grant for expires_in (900 s) + a 600 s tombstone.
+const TTL_MS = 1_500_000;
+
+// Same connection settings as devicegate's redisOptions() (src/store/redis.ts), autopipelining off.
+const redis = new Redis(REDIS_URL, {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 2_000,
+  connectTimeout: 2_000,
+});
+redis.on('error', () => {});
+await redis.connect();
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const app = new Koa();
+app.use(async (ctx) => {
+  if (ctx.method !== 'POST') {
+    ctx.body = { status: 'ok' };
+    return;
+  }
+  const params = new URLSearchParams(await readBody(ctx.req));
+  const deviceCode = randomBytes(32).toString('base64url');
+  const userCode = randomBytes(4).toString('hex').toUpperCase();
+  const now = Date.now();
+  const value = JSON.stringify({
+    client_id: params.get('client_id'),
+    scope: params.get('scope'),
+    user_code: userCode,
+    status: 'pending',
+    interval: 5,
+    created_at: now,
+    expires_at: now + 900_000,
+    requester_ip: ctx.ip,
+    requester_user_agent: ctx.get('user-agent'),
+  });
+  await redis.set(`ceiling:grant:${deviceCode}`, value, 'PX', TTL_MS); // the one round trip
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = {
+    device_code: deviceCode,
+    user_code: `${userCode.slice(0, 4)}-${userCode.slice(4)}`,
+    verification_uri: `http://${HOST}:${PORT}/device`,
+    verification_uri_complete: `http://${HOST}:${PORT}/device?user_code=${userCode}`,
+    expires_in: 900,
+    interval: 5,
+  };
+});
+
+const server = app.listen(PORT, HOST, () => {
+  console.log(`ceiling listening on http://${HOST}:${PORT} (redis ${REDIS_URL}, pid ${process.pid})`);
+});
+const stop = () => {
+  server.close();
+  redis.quit().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2_000).unref();
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
