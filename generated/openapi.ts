@@ -56,7 +56,7 @@ export interface paths {
         put?: never;
         /**
          * Token Revocation (RFC 7009)
-         * @description Revokes a refresh token (with every rotation of it) or an access token (until it expires). Answers 200 whether or not the token was valid (RFC 7009 §2.2).
+         * @description Revokes a refresh token (with every rotation of it, and the access tokens issued under it) or an access token (until it expires). Answers 200 whether or not the token was valid (RFC 7009 §2.2).
          */
         post: operations["revoke"];
         delete?: never;

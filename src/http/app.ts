@@ -4,12 +4,8 @@ import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import { InvalidRequestError } from '../domain/errors.js';
 import type { Services } from '../trpc/trpc.js';
-import { callerFactory } from './caller.js';
-import { deviceAuthorizationHandler } from './handlers/device-authorization.js';
-import { jwksHandler, metadataHandler } from './handlers/discovery.js';
-import { introspectionHandler } from './handlers/introspection.js';
-import { revocationHandler } from './handlers/revocation.js';
-import { tokenHandler } from './handlers/token.js';
+import { endpoints } from '../trpc/endpoints.js';
+import { formEndpoint, jsonEndpoint } from './form-endpoint.js';
 import { oauthErrorRenderer } from './oauth-errors.js';
 
 export interface AppOptions {
@@ -28,15 +24,15 @@ const REDOC_PAGE = new URL('../../openapi/docs.html', import.meta.url);
 export function createApp({ services, pages, logger, trustProxy = false }: AppOptions): Koa {
   const app = new Koa({ proxy: trustProxy });
   app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
-  const callerFor = callerFactory(services);
   const router = new Router();
 
-  postOnly(router, '/oauth/device/authorize', deviceAuthorizationHandler(callerFor));
-  postOnly(router, '/oauth/token', tokenHandler(callerFor));
-  postOnly(router, '/oauth/revoke', revocationHandler(callerFor));
-  postOnly(router, '/oauth/introspect', introspectionHandler(callerFor));
-  only('GET', router, '/.well-known/oauth-authorization-server', metadataHandler(callerFor));
-  only('GET', router, '/.well-known/jwks.json', jwksHandler(callerFor));
+  // Each endpoint's path and method come from its definition, like its contract.
+  for (const endpoint of Object.values(endpoints)) {
+    const { method, path } = endpoint.openapi;
+    // Discovery documents are public and change only with config or key rotation: cacheable briefly.
+    const handler = method === 'POST' ? formEndpoint(services, endpoint) : jsonEndpoint(services, endpoint, 'public, max-age=300');
+    only(method, router, path, handler);
+  }
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -70,7 +66,6 @@ function only(method: 'GET' | 'POST', router: Router, path: string, handler: (ct
   });
 }
 
-const postOnly = (router: Router, path: string, handler: (ctx: Context) => Promise<void>) => only('POST', router, path, handler);
 
 async function baseSecurityHeaders(ctx: Context, next: Next): Promise<void> {
   ctx.set('X-Content-Type-Options', 'nosniff');

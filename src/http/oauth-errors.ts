@@ -1,4 +1,3 @@
-import { TRPCError } from '@trpc/server';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -38,12 +37,6 @@ export function renderOAuthError(ctx: Context, error: OAuthError): void {
 
 export function toOAuthError(thrown: unknown): OAuthError {
   if (thrown instanceof OAuthError) return thrown;
-  if (thrown instanceof TRPCError) {
-    // tRPC wraps what procedures throw; input validation failures carry the ZodError.
-    if (thrown.cause instanceof OAuthError) return thrown.cause;
-    if (thrown.code === 'BAD_REQUEST' && thrown.cause instanceof z.ZodError) return fromZodError(thrown.cause);
-    return new ServerError('internal error');
-  }
   if (thrown instanceof z.ZodError) return fromZodError(thrown);
   const status = (thrown as { status?: unknown; expose?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500 && (thrown as { expose?: unknown }).expose) {
