@@ -26,33 +26,33 @@ export class MemoryDeviceGrantRepository implements DeviceGrantRepository {
   async create(grant: DeviceGrant, now: number): Promise<boolean> {
     const taken = this.liveEntryByUserCode(grant.userCode);
     if (taken) return false;
-    this.byDeviceCodeHash.set(grant.deviceCodeHash, { grant: structuredClone(grant), evictAt: now + retentionMs(grant, now) });
+    this.byDeviceCodeHash.set(grant.deviceCodeHash, { grant: frozenCopy(grant), evictAt: now + retentionMs(grant, now) });
     this.deviceCodeHashByUserCode.set(grant.userCode, grant.deviceCodeHash);
     return true;
   }
 
   async findByUserCode(userCode: string): Promise<DeviceGrant | null> {
     const entry = this.liveEntryByUserCode(userCode);
-    return entry ? structuredClone(entry.grant) : null;
+    return entry ? entry.grant : null;
   }
 
   async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null> {
     const entry = this.liveEntry(deviceCodeHash);
-    return entry ? structuredClone(entry.grant) : null;
+    return entry ? entry.grant : null;
   }
 
   // Atomic by construction: no await between reading and writing the entry.
   async poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
     const entry = this.liveEntry(deviceCodeHash);
     const { outcome, next } = decidePoll(entry?.grant ?? null, clientId, now);
-    if (entry && next) entry.grant = next;
-    return structuredClone(outcome);
+    if (entry && next) entry.grant = frozenCopy(next);
+    return outcome.kind === 'approved' && entry ? { kind: 'approved', grant: entry.grant } : outcome;
   }
 
   async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
     const entry = this.liveEntryByUserCode(userCode);
     const { outcome, next } = decideGrant(entry?.grant ?? null, decision, now);
-    if (entry && next) entry.grant = next;
+    if (entry && next) entry.grant = frozenCopy(next);
     return outcome;
   }
 
@@ -86,4 +86,18 @@ export class MemoryDeviceGrantRepository implements DeviceGrantRepository {
     const now = this.clock.now();
     for (const [hash, entry] of this.byDeviceCodeHash) if (entry.evictAt <= now) this.evict(hash, entry);
   }
+}
+
+/**
+ * Stored grants are frozen snapshots, handed out as they are: nobody can change stored state through
+ * a returned object, and reads cost no copy (structuredClone per read and write dominated the memory
+ * store's profile under load).
+ */
+function frozenCopy(grant: DeviceGrant): DeviceGrant {
+  return Object.freeze({
+    ...grant,
+    scope: Object.freeze([...grant.scope]),
+    resource: Object.freeze([...grant.resource]),
+    requester: Object.freeze({ ...grant.requester }),
+  });
 }

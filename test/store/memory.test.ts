@@ -29,13 +29,18 @@ describe('memory repository expiry (injected clock)', () => {
     await repository.close();
   });
 
-  it('hands out copies, so callers cannot change stored state', async () => {
+  it('hands out frozen snapshots, so callers cannot change stored state', async () => {
     const clock = new ManualClock();
     const repository = new MemoryDeviceGrantRepository(clock);
     const grant = pendingGrant(clock.now());
-    await repository.create(stored(grant), clock.now());
-    const copy = (await repository.findByUserCode(grant.userCode)) as unknown as { scope: string[] };
-    copy.scope.push('admin');
+    const scope = [...grant.scope];
+    await repository.create({ ...stored(grant), scope }, clock.now());
+    scope.push('changed-after-create');
+    const snapshot = (await repository.findByUserCode(grant.userCode)) as unknown as { scope: string[]; status: string };
+    expect(() => snapshot.scope.push('admin')).toThrow(TypeError);
+    expect(() => {
+      snapshot.status = 'approved';
+    }).toThrow(TypeError);
     expect((await repository.findByUserCode(grant.userCode))?.scope).toEqual(grant.scope);
     await repository.close();
   });
