@@ -1,34 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { expectOAuthError, useTestServer } from '../support/oauth.js';
+import { privateRedisAvailable, startTestRedis } from '../support/redis-server.js';
+import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 
 describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s store)', (kind) => {
-  let redis: TestRedis | undefined;
-  let server: TestServer;
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startTestRedis();
-    server = await startTestServer(kind, redis);
-  });
-  afterAll(async () => {
-    await server.close();
-    await redis?.close();
-  });
+  const server = useTestServer(kind);
 
   const post = (body: string | undefined, headers: Record<string, string> = { 'content-type': FORM }, method = 'POST') =>
     fetch(`${server.url}/oauth/device/authorize`, { method, headers, body });
 
-  /** Asserts an RFC 6749 §5.2 error response and returns its description. */
-  async function expectOAuthError(response: Response, status: number, error: string): Promise<string> {
-    const body = (await response.json()) as Record<string, unknown>;
-    expect({ status: response.status, error: body.error }).toEqual({ status, error });
-    expect(Object.keys(body).sort()).toEqual(['error', 'error_description']);
-    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(response.headers.get('pragma')).toBe('no-cache');
-    return body.error_description as string;
-  }
 
   describe('success', () => {
     it('issues codes with every RFC 8628 §3.2 field, expires_in and interval as configured', async () => {

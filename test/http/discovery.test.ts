@@ -1,9 +1,9 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { expectOAuthError, useTestServer } from '../support/oauth.js';
 import type { AuthorizationServerMetadata } from '../../src/contracts/discovery.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { DEVICE_GRANT, form, type StoreKind, startTestServer, type TestServer } from '../support/server.js';
+import { DEVICE_GRANT, form, type StoreKind } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const METADATA_PATH = '/.well-known/oauth-authorization-server';
@@ -12,16 +12,7 @@ const JWKS_PATH = '/.well-known/jwks.json';
 type Json = Record<string, unknown>;
 
 describe.each<StoreKind>(['memory', 'redis'])('discovery: RFC 8414 metadata and the JWKS (%s store)', (kind) => {
-  let redis: TestRedis | undefined;
-  let server: TestServer;
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startTestRedis();
-    server = await startTestServer(kind, redis);
-  });
-  afterAll(async () => {
-    await server.close();
-    await redis?.close();
-  });
+  const server = useTestServer(kind);
 
   async function getJson(path: string): Promise<{ response: Response; body: Json }> {
     const response = await fetch(`${server.url}${path}`);
@@ -31,13 +22,6 @@ describe.each<StoreKind>(['memory', 'redis'])('discovery: RFC 8414 metadata and 
   }
   const metadata = async () => (await getJson(METADATA_PATH)).body as Json & AuthorizationServerMetadata;
 
-  /** Asserts an RFC 6749 §5.2 error response. */
-  async function expectOAuthError(response: Response, status: number, error: string): Promise<void> {
-    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    const body = (await response.json()) as Json;
-    expect({ status: response.status, error: body.error }).toEqual({ status, error });
-    expect(Object.keys(body).sort()).toEqual(['error', 'error_description']);
-  }
 
   describe('GET /.well-known/oauth-authorization-server', () => {
     it('names the issuer exactly as ISSUER, and every endpoint under it', async () => {

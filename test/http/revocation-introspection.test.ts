@@ -1,14 +1,12 @@
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { expectOAuthError, useTestServer } from '../support/oauth.js';
 import {
   basic,
   CONFIDENTIAL_SECRET,
   DEVICE_GRANT,
   form,
   type StoreKind,
-  startTestServer,
-  type TestServer,
 } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -22,16 +20,7 @@ type Params = Record<string, string | string[]>;
 type Json = Record<string, unknown>;
 
 describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/revoke and /oauth/introspect (%s store)', (kind) => {
-  let redis: TestRedis | undefined;
-  let server: TestServer;
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startTestRedis();
-    server = await startTestServer(kind, redis);
-  });
-  afterAll(async () => {
-    await server.close();
-    await redis?.close();
-  });
+  const server = useTestServer(kind);
 
   const post = (path: string, params: Params, headers: Record<string, string> = {}) =>
     fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': FORM, ...headers }, body: form(params) });
@@ -51,14 +40,6 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/revoke and /oauth/int
     expect(response.headers.get('pragma')).toBe('no-cache');
   }
 
-  /** Asserts an RFC 6749 §5.2 error response and returns its description. */
-  async function expectOAuthError(response: Response, status: number, error: string): Promise<string> {
-    const body = (await response.json()) as Json;
-    expect({ status: response.status, error: body.error }).toEqual({ status, error });
-    expect(Object.keys(body).sort()).toEqual(['error', 'error_description']);
-    expectNoStoreJson(response);
-    return body.error_description as string;
-  }
 
   /** 200 with a JSON body (revocation: `{}`; introspection: the RFC 7662 §2.2 answer). */
   async function expectOk(response: Response): Promise<Json> {

@@ -1,14 +1,12 @@
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectOAuthError, useTestServer } from '../support/oauth.js';
 import {
   basic,
   CONFIDENTIAL_SECRET,
   DEVICE_GRANT,
   form,
   type StoreKind,
-  startTestServer,
-  type TestServer,
 } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -24,17 +22,10 @@ type Params = Record<string, string | string[]>;
 type Json = Record<string, unknown>;
 
 describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (kind) => {
-  let redis: TestRedis | undefined;
-  let server: TestServer;
+  const server = useTestServer(kind);
   let jwks: ReturnType<typeof createRemoteJWKSet>;
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startTestRedis();
-    server = await startTestServer(kind, redis);
+  beforeAll(() => {
     jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
-  });
-  afterAll(async () => {
-    await server.close();
-    await redis?.close();
   });
 
   const post = (path: string, body: string | undefined, headers: Record<string, string> = { 'content-type': FORM }, method = 'POST') =>
@@ -42,16 +33,6 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
   const token = (params: Params, headers: Record<string, string> = {}) =>
     post('/oauth/token', form(params), { 'content-type': FORM, ...headers });
 
-  /** Asserts an RFC 6749 §5.2 error response and returns its description. */
-  async function expectOAuthError(response: Response, status: number, error: string): Promise<string> {
-    const body = (await response.json()) as Json;
-    expect({ status: response.status, error: body.error }).toEqual({ status, error });
-    expect(Object.keys(body).sort()).toEqual(['error', 'error_description']);
-    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(response.headers.get('pragma')).toBe('no-cache');
-    return body.error_description as string;
-  }
 
   /** Asserts an RFC 6749 §5.1 token response with exactly `keys` and returns its body. */
   async function expectTokenResponse(response: Response, keys: readonly string[]): Promise<Json & { access_token: string }> {
