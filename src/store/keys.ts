@@ -15,3 +15,26 @@ export function keyBuilder(prefix = 'devicegate:'): KeyBuilder {
     userCodeIndex: (userCode) => `${prefix}user_code:${userCode}`,
   };
 }
+
+/** Key names of the token repository (src/store/token-redis.ts). */
+export interface TokenKeyBuilder {
+  /** Hash holding one refresh token, named by the SHA-256 (base64url) of the opaque token. */
+  refreshToken(tokenHash: string): string;
+  /** String `active` | `revoked`, one per family, living as long as the family's newest token. */
+  refreshFamily(familyId: string): string;
+  /** String marking a revoked JWT access token until the token's own expiry. */
+  revokedJti(jti: string): string;
+}
+
+export function tokenKeyBuilder(prefix = 'devicegate:'): TokenKeyBuilder {
+  return {
+    refreshToken: (tokenHash) => `${prefix}refresh:${tokenHash}`,
+    refreshFamily: (familyId) => `${prefix}refresh_family:${familyId}`,
+    revokedJti: (jti) => `${prefix}revoked_jti:${jti}`,
+  };
+}
+
+/** Prefix under which rate-limiter-flexible keeps a limiter's counters (`<prefix>:<ip or account>`). */
+export function limiterKeyPrefix(prefix: string, limiter: string, scope: 'ip' | 'account'): string {
+  return `${prefix}limit:${limiter}:${scope}`;
+}

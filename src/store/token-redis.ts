@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { pairsToRecord } from './grant-hash.js';
+import { type TokenKeyBuilder, tokenKeyBuilder } from './keys.js';
 import { callRedis, connectRedis } from './redis.js';
 import {
   assertRotationRequest,
@@ -14,27 +15,6 @@ import {
 } from './token-repository.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-
-/**
- * Key names of the token store (to be merged into keys.ts). No `{…}` hash tags: the layout targets
- * a standalone or Sentinel-managed Redis (see README, "Redis keys").
- */
-export interface TokenKeyBuilder {
-  /** Hash holding one refresh token, named by the SHA-256 (base64url) of the opaque token. */
-  refreshToken(tokenHash: string): string;
-  /** String `active` | `revoked`, one per family, living as long as the family's newest token. */
-  refreshFamily(familyId: string): string;
-  /** String marking a revoked JWT access token until the token's own expiry. */
-  revokedJti(jti: string): string;
-}
-
-export function tokenKeyBuilder(prefix = 'devicegate:'): TokenKeyBuilder {
-  return {
-    refreshToken: (tokenHash) => `${prefix}refresh:${tokenHash}`,
-    refreshFamily: (familyId) => `${prefix}refresh_family:${familyId}`,
-    revokedJti: (jti) => `${prefix}revoked_jti:${jti}`,
-  };
-}
 
 type RotateReply = ['rotated', ...string[]] | ['reused', string] | ['invalid'] | ['conflict'];
 

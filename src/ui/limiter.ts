@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { limiterKeyPrefix } from '../store/keys.js';
 import { callRedis } from '../store/redis.js';
 
 export interface AttemptPolicy {
@@ -33,8 +34,8 @@ export class FailedAttemptLimiter {
 
   constructor(name: string, policy: AttemptPolicy, store: { redis?: Redis | undefined; keyPrefix?: string | undefined } = {}) {
     const { redis, keyPrefix = 'devicegate:' } = store;
-    const make = (scope: string, points: number) => {
-      const options = { keyPrefix: `${keyPrefix}limit:${name}:${scope}`, points, duration: policy.window };
+    const make = (scope: 'ip' | 'account', points: number) => {
+      const options = { keyPrefix: limiterKeyPrefix(keyPrefix, name, scope), points, duration: policy.window };
       return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
     };
     this.call = redis ? (operation) => callRedis('rate limiter', operation) : (operation) => operation();

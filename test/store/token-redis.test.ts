@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
 import type { RotationResult } from '../../src/store/token-repository.js';
-import { RedisTokenRepository, tokenKeyBuilder } from '../../src/store/token-redis.js';
+import { tokenKeyBuilder } from '../../src/store/keys.js';
+import { RedisTokenRepository } from '../../src/store/token-redis.js';
 import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { opaqueToken, REFRESH_TTL_MS, refreshRecord, tokenRepositoryContract } from './token-repository.contract.js';
 

@@ -10,7 +10,8 @@ import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
 import { keyBuilder } from '../../src/store/keys.js';
 import { connectRedis, RedisDeviceGrantRepository } from '../../src/store/redis.js';
 import { MemoryTokenRepository } from '../../src/store/token-memory.js';
-import { RedisTokenRepository, tokenKeyBuilder } from '../../src/store/token-redis.js';
+import { tokenKeyBuilder } from '../../src/store/keys.js';
+import { RedisTokenRepository } from '../../src/store/token-redis.js';
 import { freePort, type TestRedis } from './redis-server.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
