@@ -2,11 +2,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigFile } from '../../src/config.js';
 import { DeviceGateClient, type DeviceAuthorizationResponse } from '../../src/sdk/index.js';
 import type { RunningServer } from '../../src/server.js';
+import { CHROMIUM, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
 import { DEVICE_GRANT, startRealTimeTestServer, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
 
 /**
@@ -17,10 +18,8 @@ import { DEVICE_GRANT, startRealTimeTestServer, startTestServer, TEST_USERS, tes
  * Locally the file skips (with the reason below) when /usr/bin/chromium is missing; under CI it fails
  * instead, because .ci/run installs the browser. DEVICEGATE_TEST_CHROMIUM points at another binary.
  */
-const CHROMIUM = process.env.DEVICEGATE_TEST_CHROMIUM ?? '/usr/bin/chromium'; // Debian's chromium package
-const CI = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
-const SKIP = !existsSync(CHROMIUM) && !CI;
-const SKIP_REASON = `${CHROMIUM} is missing (apt-get install chromium); set CI=true to make this a failure`;
+const SKIP = SKIP_BROWSER;
+const SKIP_REASON = SKIP_BROWSER_REASON;
 if (SKIP) console.warn(`test/e2e/browser.test.ts skipped: ${SKIP_REASON}`);
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
@@ -40,20 +39,7 @@ describe.skipIf(SKIP)(`verification pages in headless Chromium${SKIP ? ` (skippe
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} must exist (CI installs Debian's chromium)`).toBe(true);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     server = await startRealTimeTestServer('memory');
   });
   afterAll(async () => {
