@@ -14,7 +14,12 @@ export abstract class OAuthError extends Error {
     readonly description?: string,
     options?: ErrorOptions,
   ) {
+    // OAuth errors are answers, not faults (a pending poll is one): no stack trace to capture, which
+    // costs more than the rest of a poll. Faults of our own are plain Errors and keep theirs.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(description, options);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = new.target.name;
   }
 }
