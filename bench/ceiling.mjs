@@ -4,14 +4,26 @@
 // size as devicegate's response. No router, no body parser, no validation. Any GET answers
 // {"status":"ok"} without Redis (readiness).
 //   PORT=4100 HOST=127.0.0.1 REDIS_URL=redis://127.0.0.1:6391/0 NODE_ENV=production node bench/ceiling.mjs
+//
+// CEILING_MODE=poll (bench/poll.ts): the same for a token poll — read the body, make exactly ONE round
+// trip, GET ceiling:poll:<device_code>, and answer 400 {"error":"authorization_pending",…} (or
+// invalid_grant when the key is absent) with devicegate's no-store headers. With CODES_FILE (one device
+// code a line) it first stores a ~300-byte value under each code's key (pipelined, before listening), so
+// that the GETs find something.
 // Same koa and ioredis as devicegate (resolved from /work/main/node_modules).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
 
 const PORT = Number(process.env.PORT ?? 4100);
 const HOST = process.env.HOST ?? '127.0.0.1';
 const REDIS_URL = process.env.REDIS_URL;
+const MODE = process.env.CEILING_MODE ?? 'authorize';
+if (MODE !== 'authorize' && MODE !== 'poll') {
+  console.error(`ceiling: CEILING_MODE must be authorize or poll, got ${MODE}`);
+  process.exit(2);
+}
 if (!REDIS_URL) {
   console.error('ceiling: REDIS_URL is required');
   process.exit(2);
@@ -39,8 +51,39 @@ function readBody(req) {
   });
 }
 
-const app = new Koa();
-app.use(async (ctx) => {
+/** One stored pending grant, about the size of devicegate's hash of one. */
+function grantValue(clientId, scope) {
+  const userCode = randomBytes(4).toString('hex').toUpperCase();
+  const now = Date.now();
+  return JSON.stringify({
+    client_id: clientId,
+    scope,
+    user_code: userCode,
+    status: 'pending',
+    interval: 5,
+    created_at: now,
+    expires_at: now + 900_000,
+    requester_ip: '127.0.0.1',
+    requester_user_agent: 'wrk',
+  });
+}
+
+const PENDING = { error: 'authorization_pending', error_description: 'the user has not yet approved or denied the request' };
+const UNKNOWN = { error: 'invalid_grant', error_description: 'device_code is invalid, was issued to another client, or was already used' };
+
+async function seedCodes(file) {
+  const codes = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  for (let i = 0; i < codes.length; i += 1000) {
+    const pipeline = redis.pipeline();
+    for (const code of codes.slice(i, i + 1000)) pipeline.set(`ceiling:poll:${code}`, grantValue('demo-cli', 'openid'), 'PX', TTL_MS);
+    for (const [err] of await pipeline.exec()) if (err) throw err;
+  }
+  console.log(`ceiling: stored ${codes.length} pending grants from ${file}`);
+}
+if (MODE === 'poll' && process.env.CODES_FILE) await seedCodes(process.env.CODES_FILE);
+
+/** POST /oauth/device/authorize: one SET. */
+async function authorize(ctx) {
   if (ctx.method !== 'POST') {
     ctx.body = { status: 'ok' };
     return;
@@ -70,10 +113,27 @@ app.use(async (ctx) => {
     expires_in: 900,
     interval: 5,
   };
-});
+}
+
+/** POST /oauth/token (device_code poll): one GET. */
+async function poll(ctx) {
+  if (ctx.method !== 'POST') {
+    ctx.body = { status: 'ok' };
+    return;
+  }
+  const params = new URLSearchParams(await readBody(ctx.req));
+  const stored = await redis.get(`ceiling:poll:${params.get('device_code')}`); // the one round trip
+  ctx.status = 400;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  ctx.body = stored === null ? UNKNOWN : PENDING;
+}
+
+const app = new Koa();
+app.use(MODE === 'poll' ? poll : authorize);
 
 const server = app.listen(PORT, HOST, () => {
-  console.log(`ceiling listening on http://${HOST}:${PORT} (redis ${REDIS_URL}, pid ${process.pid})`);
+  console.log(`ceiling (${MODE}) listening on http://${HOST}:${PORT} (redis ${REDIS_URL}, pid ${process.pid})`);
 });
 const stop = () => {
   server.close();

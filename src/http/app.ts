@@ -50,7 +50,11 @@ export function createApp({ services, pages, logger, trustProxy = false }: AppOp
 
   app.use(oauthErrorRenderer(logger));
   app.use(baseSecurityHeaders);
-  if (pages) app.use(pages.routes());
+  if (pages) {
+    // Only /device… requests reach the pages' router: the OAuth endpoints skip its matching.
+    const pageRoutes = pages.routes();
+    app.use((ctx, next) => (ctx.path === '/device' || ctx.path.startsWith('/device/') ? pageRoutes(ctx as Parameters<typeof pageRoutes>[0], next) : next()));
+  }
   app.use(router.routes());
   app.use(notFound);
   return app;
