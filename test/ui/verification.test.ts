@@ -678,38 +678,6 @@ describe.each<StoreKind>(['memory', 'redis'])('verification pages (%s store)', (
     });
   });
 
-  describe('Redis unreachable', () => {
-    it.runIf(kind === 'redis' && privateRedisAvailable)(
-      'code entry and sign-in answer a 503 "Temporarily unavailable" page (the limiter fails closed), and recover',
-      async () => {
-        const own = await startTestRedis(); // stopped below: not the one the other tests share
-        const outage = await startTestServer('redis', own, undefined, await verificationConfig({}));
-        try {
-          const agent = new Agent(outage.url);
-          await agent.get('/device');
-          await own.stop();
-          for (const page of [
-            await agent.post('/device', { user_code: UNKNOWN_CODES[0]! }),
-            await agent.post('/device', { user_code: 'typo' }),
-            await agent.post('/device/sign-in', { username: 'alice', password: TEST_USERS.alice }),
-          ]) {
-            expectPage(page, 503);
-            expect(page.html).toContain('<h1>Temporarily unavailable</h1>');
-          }
-          expect(sessionPayload(agent.cookie('devicegate')).subject).toBeNull();
-          expectPage(await agent.get('/device'), 200); // the form itself needs no store
-          await own.start();
-          await expect
-            .poll(async () => (await agent.post('/device', { user_code: UNKNOWN_CODES[0]! })).status, { timeout: 10_000, interval: 200 })
-            .toBe(400);
-        } finally {
-          await outage.close();
-          await own.close();
-        }
-      },
-    );
-  });
-
   describe('brute-force limits (RFC 8628 §5.1)', () => {
     const tooMany = (page: PageResponse, wait: RegExp) => {
       expectPage(page, 429);
@@ -814,4 +782,37 @@ describe.each<StoreKind>(['memory', 'redis'])('verification pages (%s store)', (
       expectRedirect(await agent.post('/device/sign-in', { username: 'bob', password: TEST_USERS.bob }), '/device');
     });
   });
+});
+
+// Not per store: it starts a Redis of its own to stop (a private redis-server is needed for that).
+describe('verification pages while Redis is unreachable', () => {
+  it.runIf(privateRedisAvailable)(
+    'code entry and sign-in answer a 503 "Temporarily unavailable" page (the limiter fails closed), and recover',
+    async () => {
+      const own = await startTestRedis(); // stopped below: not the one the other tests share
+      const outage = await startTestServer('redis', own, undefined, await verificationConfig({}));
+      try {
+        const agent = new Agent(outage.url);
+        await agent.get('/device');
+        await own.stop();
+        for (const page of [
+          await agent.post('/device', { user_code: UNKNOWN_CODES[0]! }),
+          await agent.post('/device', { user_code: 'typo' }),
+          await agent.post('/device/sign-in', { username: 'alice', password: TEST_USERS.alice }),
+        ]) {
+          expectPage(page, 503);
+          expect(page.html).toContain('<h1>Temporarily unavailable</h1>');
+        }
+        expect(sessionPayload(agent.cookie('devicegate')).subject).toBeNull();
+        expectPage(await agent.get('/device'), 200); // the form itself needs no store
+        await own.start();
+        await expect
+          .poll(async () => (await agent.post('/device', { user_code: UNKNOWN_CODES[0]! })).status, { timeout: 10_000, interval: 200 })
+          .toBe(400);
+      } finally {
+        await outage.close();
+        await own.close();
+      }
+    },
+  );
 });
