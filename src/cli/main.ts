@@ -26,13 +26,13 @@ program
   .command('hash-password')
   .description(
     'Read a password or client secret from stdin (first line) and print its scrypt PHC hash, for ' +
-      'client_secret_hash (and later users[].password_hash) in the config file.',
+      'client_secret_hash and users[].password_hash in the config file.',
   )
   .action(async () => {
     const secret = (await readStdin()).split(/\r?\n/)[0] ?? '';
     if (!secret) {
       process.stderr.write('devicegate hash-password: no password on stdin\n');
-      process.exitCode = 64; // EX_USAGE
+      process.exitCode = ExitCode.usage;
       return;
     }
     const { hashSecret } = await import('../domain/password.js');

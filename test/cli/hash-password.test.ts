@@ -14,7 +14,7 @@ describe('devicegate hash-password', () => {
 
   it('refuses empty input with a usage exit code', () => {
     const result = run('');
-    expect(result.status).toBe(64);
+    expect(result.status).toBe(2); // usage, like every other command
     expect(result.stderr).toContain('no password on stdin');
   });
 });
