@@ -5,6 +5,10 @@ import { InvalidRequestError } from '../domain/errors.js';
 /** OAuth requests are a few hundred bytes; anything larger is refused before it is parsed. */
 export const FORM_BODY_LIMIT_BYTES = 4 * 1024;
 
+/** `application/x-www-form-urlencoded`, any case, optionally followed by parameters (RFC 9110 §8.3.1). */
+const FORM_CONTENT_TYPE = /^\s*application\/x-www-form-urlencoded\s*(;.*)?$/i;
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*("?[^";\s]+"?)/i;
+
 /** A form body as a map of parameter name → every value it was sent with, in order. */
 export type FormParams = Map<string, string[]>;
 
@@ -14,10 +18,9 @@ export type FormParams = Map<string, string[]>;
  * of qs-style nesting. RFC 6749 §3.1: parameters sent without a value are treated as omitted.
  */
 export async function readForm(ctx: Context, limit = FORM_BODY_LIMIT_BYTES): Promise<FormParams> {
-  if (!ctx.is('application/x-www-form-urlencoded')) {
-    throw new InvalidRequestError('the request body must be application/x-www-form-urlencoded');
-  }
-  const charset = ctx.request.charset;
+  const contentType = FORM_CONTENT_TYPE.exec(ctx.get('content-type'));
+  if (!contentType) throw new InvalidRequestError('the request body must be application/x-www-form-urlencoded');
+  const charset = CHARSET_PARAMETER.exec(contentType[1] ?? '')?.[1]?.replace(/"/g, '');
   if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset.toLowerCase())) {
     throw new InvalidRequestError(`unsupported charset ${charset}; use UTF-8`);
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { pooledRandomBytes } from '../domain/random.js';
 
 /**
@@ -14,5 +14,6 @@ export function generateOpaqueToken(): string {
  * 256-bit random secret (no dictionary to attack), and it lets the store look the token up by its hash.
  */
 export function hashOpaqueToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64url');
+  // One-shot crypto.hash: no Hash object per call (this runs on every poll).
+  return hash('sha256', token, 'base64url');
 }

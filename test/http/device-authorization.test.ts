@@ -59,6 +59,14 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s 
       expect(body).toMatchObject({ expires_in: 300, interval: 10 });
     });
 
+    it.each([
+      'APPLICATION/X-WWW-FORM-URLENCODED',
+      'application/x-www-form-urlencoded ; charset="UTF-8"',
+      'application/x-www-form-urlencoded;charset=us-ascii',
+    ])('accepts the form media type written as %s', async (contentType) => {
+      expect((await post('client_id=demo-cli', { 'content-type': contentType })).status).toBe(200);
+    });
+
     it('accepts a charset parameter, ignores unknown parameters, treats empty values as omitted', async () => {
       const response = await post(form({ client_id: 'demo-cli', scope: '', interval: '1', expires_in: '99999', 'x[y]': 'z' }), {
         'content-type': 'application/x-www-form-urlencoded; charset=UTF-8',
@@ -144,6 +152,8 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s 
       ['text/plain', 'client_id=demo-cli', { 'content-type': 'text/plain' }],
       ['a multipart body', '--x\r\n\r\n--x--', { 'content-type': 'multipart/form-data; boundary=x' }],
       ['a non-UTF-8 charset', 'client_id=demo-cli', { 'content-type': `${FORM}; charset=iso-8859-1` }],
+      ['a quoted non-UTF-8 charset', 'client_id=demo-cli', { 'content-type': `${FORM}; charset="latin1"` }],
+      ['a look-alike media type', 'client_id=demo-cli', { 'content-type': `${FORM}-extra` }],
     ])('rejects %s', async (_, body, headers) => {
       expect(await expectOAuthError(await post(body, headers as Record<string, string>), 400, 'invalid_request')).toMatch(
         /x-www-form-urlencoded|charset/,
