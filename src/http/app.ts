@@ -20,7 +20,7 @@ export interface AppOptions {
 const OPENAPI_DOCUMENT = new URL('../../openapi/openapi.json', import.meta.url);
 const REDOC_PAGE = new URL('../../openapi/docs.html', import.meta.url);
 
-/** The Koa app: error renderer first, then routes. Every OAuth endpoint is POST-only. */
+/** The Koa app: error renderer first, then the pages under /device, then the endpoints at their own method. */
 export function createApp({ services, pages, logger, trustProxy = false }: AppOptions): Koa {
   const app = new Koa({ proxy: trustProxy });
   app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
@@ -53,7 +53,10 @@ export function createApp({ services, pages, logger, trustProxy = false }: AppOp
   if (pages) {
     // Only /device… requests reach the pages' router: the OAuth endpoints skip its matching.
     const pageRoutes = pages.routes();
-    app.use((ctx, next) => (ctx.path === '/device' || ctx.path.startsWith('/device/') ? pageRoutes(ctx as Parameters<typeof pageRoutes>[0], next) : next()));
+    app.use((ctx, next) => {
+      const isPage = ctx.path === '/device' || ctx.path.startsWith('/device/');
+      return isPage ? pageRoutes(ctx as Parameters<typeof pageRoutes>[0], next) : next();
+    });
   }
   app.use(router.routes());
   app.use(notFound);
@@ -69,7 +72,6 @@ function only(method: 'GET' | 'POST', router: Router, path: string, handler: (ct
     throw new InvalidRequestError(`${ctx.method} is not allowed; use ${method}`, 405);
   });
 }
-
 
 async function baseSecurityHeaders(ctx: Context, next: Next): Promise<void> {
   ctx.set('X-Content-Type-Options', 'nosniff');
