@@ -1,4 +1,4 @@
-import { type ClientConfig, DEVICE_CODE_GRANT_TYPE } from '../config.js';
+import type { ClientConfig } from '../config.js';
 import { InvalidClientError, InvalidRequestError, UnauthorizedClientError } from './errors.js';
 import { verifySecret } from './password.js';
 
@@ -22,9 +22,6 @@ export class ClientRegistry {
     return this.clients.get(clientId);
   }
 
-  all(): ClientConfig[] {
-    return [...this.clients.values()];
-  }
 
   /**
    * RFC 6749 §2.3: identifies the client and checks its registered authentication method. Unknown

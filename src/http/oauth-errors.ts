@@ -26,7 +26,7 @@ export function oauthErrorRenderer(logger: Logger) {
   };
 }
 
-export function renderOAuthError(ctx: Context, error: OAuthError): void {
+function renderOAuthError(ctx: Context, error: OAuthError): void {
   const body: OAuthErrorBody = { error: error.error };
   if (error.description) body.error_description = asciiDescription(error.description);
   ctx.status = error.status;
@@ -35,7 +35,7 @@ export function renderOAuthError(ctx: Context, error: OAuthError): void {
   ctx.body = body;
 }
 
-export function toOAuthError(thrown: unknown): OAuthError {
+function toOAuthError(thrown: unknown): OAuthError {
   if (thrown instanceof OAuthError) return thrown;
   if (thrown instanceof z.ZodError) return fromZodError(thrown);
   const status = (thrown as { status?: unknown; expose?: unknown }).status;

@@ -6,7 +6,8 @@ import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-h
 import { type KeyBuilder, keyBuilder } from './keys.js';
 import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
 
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+/** The text of a Lua script kept beside the repositories (src/store/lua/). */
+export const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
 /** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { pairsToRecord } from './grant-hash.js';
 import { type TokenKeyBuilder, tokenKeyBuilder } from './keys.js';
-import { callRedis, connectRedis } from './redis.js';
+import { callRedis, connectRedis, lua } from './redis.js';
 import {
   assertRotationRequest,
   assertSavable,
@@ -14,7 +13,6 @@ import {
   type TokenRepository,
 } from './token-repository.js';
 
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
 type RotateReply = ['rotated', ...string[]] | ['reused', string] | ['invalid'] | ['conflict'];
 
