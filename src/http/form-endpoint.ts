@@ -6,6 +6,7 @@ import type { Services } from '../trpc/trpc.js';
 import { parseBasicCredentials } from './client-auth.js';
 import { readForm } from './form.js';
 import { formToInput } from './form-input.js';
+import { setJsonBody } from './json-body.js';
 import { setNoStore } from './oauth-errors.js';
 import { requestContext } from './request-context.js';
 
@@ -22,7 +23,7 @@ export function formEndpoint<Input extends z.ZodObject, Output extends z.ZodType
     const input = endpoint.input.parse(formToInput(endpoint.input, await readForm(ctx)));
     const result = await endpoint.run(requestContext(services, ctx, basic), input);
     setNoStore(ctx);
-    ctx.body = checkedOutput(endpoint, result);
+    setJsonBody(ctx, checkedOutput(endpoint, result));
   };
 }
 
@@ -31,7 +32,7 @@ export function jsonEndpoint<Output extends z.ZodType>(services: Services, endpo
   return async function handleGet(ctx: Context): Promise<void> {
     const result = await endpoint.run(requestContext(services, ctx, undefined), {});
     ctx.set('Cache-Control', cacheControl);
-    ctx.body = checkedOutput(endpoint, result);
+    setJsonBody(ctx, checkedOutput(endpoint, result));
   };
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OAuthErrorBody } from '../contracts/oauth-error.js';
 import { InvalidRequestError, OAuthError, ServerError } from '../domain/errors.js';
+import { setJsonBody } from './json-body.js';
 
 /** RFC 6749 §5.1: token and error responses must not be cached. */
 export function setNoStore(ctx: Context): void {
@@ -32,7 +33,7 @@ function renderOAuthError(ctx: Context, error: OAuthError): void {
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   setNoStore(ctx);
-  ctx.body = body;
+  setJsonBody(ctx, body);
 }
 
 function toOAuthError(thrown: unknown): OAuthError {

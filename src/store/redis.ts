@@ -1,22 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { TemporarilyUnavailableError } from '../domain/errors.js';
 import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './keys.js';
+import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
-
-/** The text of a Lua script kept beside the repositories (src/store/lua/). */
-export const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
 /** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
 const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
 
-interface DeviceGrantCommands {
-  dgCreateGrant(userCodeIndexKey: string, grantKey: string, ttlMs: number, ...fields: string[]): Promise<0 | 1>;
-  dgPollGrant(grantKey: string, clientId: string, now: number): Promise<[string, ...(string | number)[]]>;
-  dgDecideGrant(userCodeIndexKey: string, now: number, action: string, subject: string, scope: string): Promise<DecisionOutcome>;
-}
+/** The device grant's scripts (src/store/lua/; each file's header states its KEYS and ARGV). */
+const scripts = {
+  createGrant: new LuaScript('create-grant', 2),
+  pollGrant: new LuaScript('poll-grant', 1),
+  decideGrant: new LuaScript('decide-grant', 1),
+};
 
 /**
  * Connection settings chosen so that a Redis outage yields a fast 503, never a hung request: no
@@ -47,27 +45,25 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
  * Runs one Redis call. Redis unreachable (down, timeout, refused) becomes a retryable 503 for the
  * client; an error reply from Redis itself (a script fault) is ours and stays a 500.
  */
-export async function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
+export function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
+  // Not async/await: this wraps every Redis call, a poll's included.
+  let pending: Promise<T>;
   try {
-    return await command();
+    pending = command();
   } catch (error) {
+    pending = Promise.reject(error);
+  }
+  return pending.catch((error: unknown) => {
     if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
     throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
-  }
+  });
 }
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
-  private readonly redis: Redis & DeviceGrantCommands;
-
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: KeyBuilder = keyBuilder(),
-  ) {
-    redis.defineCommand('dgCreateGrant', { numberOfKeys: 2, lua: lua('create-grant') });
-    redis.defineCommand('dgPollGrant', { numberOfKeys: 1, lua: lua('poll-grant') });
-    redis.defineCommand('dgDecideGrant', { numberOfKeys: 1, lua: lua('decide-grant') });
-    this.redis = redis as Redis & DeviceGrantCommands;
-  }
+  ) {}
 
   /** Connects and waits until Redis answers; throws when it cannot. */
   static async connect(
@@ -79,7 +75,8 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
 
   async create(grant: DeviceGrant, now: number): Promise<boolean> {
     const stored = await this.call(() =>
-      this.redis.dgCreateGrant(
+      scripts.createGrant.run<0 | 1>(
+        this.redis,
         this.keys.userCodeIndex(grant.userCode),
         this.keys.grant(grant.deviceCodeHash),
         retentionMs(grant, now),
@@ -100,27 +97,18 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   }
 
   /** One EVALSHA: the whole poll, including consumption, is one round trip. */
-  async poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
-    const [kind, ...rest] = await this.call(() => this.redis.dgPollGrant(this.keys.grant(deviceCodeHash), clientId, now));
-    switch (kind) {
-      case 'slow_down':
-        return { kind, interval: Number(rest[0]) };
-      case 'approved':
-        return { kind, grant: grantFromHashFields(pairsToRecord(rest.map(String)))! };
-      case 'invalid_grant':
-      case 'expired_token':
-      case 'access_denied':
-      case 'authorization_pending':
-        return { kind };
-      default:
-        throw new Error(`poll-grant.lua answered ${String(kind)}`);
-    }
+  poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
+    return this.call(() =>
+      scripts.pollGrant.run<[string, ...(string | number)[]]>(this.redis, this.keys.grant(deviceCodeHash), clientId, now),
+    ).then(pollOutcome);
   }
 
   async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
     const [subject, scope] =
       decision.kind === 'approve' ? [decision.subject, decision.scope ? decision.scope.join(' ') : '*'] : ['', '*'];
-    return this.call(() => this.redis.dgDecideGrant(this.keys.userCodeIndex(userCode), now, decision.kind, subject, scope));
+    return this.call(() =>
+      scripts.decideGrant.run<DecisionOutcome>(this.redis, this.keys.userCodeIndex(userCode), now, decision.kind, subject, scope),
+    );
   }
 
   async close(): Promise<void> {
@@ -129,5 +117,22 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
 
   private call<T>(command: () => Promise<T>): Promise<T> {
     return callRedis('grant store', command);
+  }
+}
+
+/** poll-grant.lua's reply → the outcome. */
+function pollOutcome([kind, ...rest]: [string, ...(string | number)[]]): PollOutcome {
+  switch (kind) {
+    case 'slow_down':
+      return { kind, interval: Number(rest[0]) };
+    case 'approved':
+      return { kind, grant: grantFromHashFields(pairsToRecord(rest.map(String)))! };
+    case 'invalid_grant':
+    case 'expired_token':
+    case 'access_denied':
+    case 'authorization_pending':
+      return { kind };
+    default:
+      throw new Error(`poll-grant.lua answered ${String(kind)}`);
   }
 }

@@ -1,7 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { pairsToRecord } from './grant-hash.js';
 import { type TokenKeyBuilder, tokenKeyBuilder } from './keys.js';
-import { callRedis, connectRedis, lua } from './redis.js';
+import { LuaScript } from './lua-script.js';
+import { callRedis, connectRedis } from './redis.js';
 import {
   assertRotationRequest,
   assertSavable,
@@ -16,21 +17,13 @@ import {
 
 type RotateReply = ['rotated', ...string[]] | ['reused', string] | ['invalid'] | ['conflict'];
 
-interface TokenCommands {
-  dgSaveRefreshToken(tokenKey: string, familyKey: string, ttlMs: number, ...fields: string[]): Promise<0 | 1>;
-  dgRotateRefreshToken(
-    tokenKey: string,
-    nextTokenKey: string,
-    familyKeyPrefix: string,
-    clientId: string,
-    now: number,
-    nextTokenHash: string,
-    ttlMs: number,
-    nextExpiresAt: number,
-  ): Promise<RotateReply>;
-  dgFindRefreshToken(tokenKey: string, familyKeyPrefix: string, now: number): Promise<string[]>;
-  dgRevokeRefreshToken(tokenKey: string, familyKeyPrefix: string, clientId: string, now: number): Promise<0 | 1>;
-}
+/** The refresh-token scripts (src/store/lua/; each file's header states its KEYS and ARGV). */
+const scripts = {
+  saveRefreshToken: new LuaScript('save-refresh-token', 2),
+  rotateRefreshToken: new LuaScript('rotate-refresh-token', 2),
+  findRefreshToken: new LuaScript('find-refresh-token', 1),
+  revokeRefreshToken: new LuaScript('revoke-refresh-token', 1),
+};
 
 /**
  * A refresh token as the fields of a Redis hash, snake_case like the grant hash so that `HGETALL`
@@ -69,7 +62,7 @@ export function refreshTokenFromHashFields(hash: Record<string, string>): Refres
  * (one EVALSHA round trip, atomic); see src/store/lua/*-refresh-token.lua.
  */
 export class RedisTokenRepository implements TokenRepository {
-  private readonly redis: Redis & TokenCommands;
+  private readonly redis: Redis;
   private readonly ownsConnection: boolean;
   /** What the scripts prepend to a family id: the key builder stays the only place names are made. */
   private readonly familyKeyPrefix: string;
@@ -83,11 +76,7 @@ export class RedisTokenRepository implements TokenRepository {
     private readonly keys: TokenKeyBuilder = tokenKeyBuilder(),
     options: { ownsConnection?: boolean } = {},
   ) {
-    redis.defineCommand('dgSaveRefreshToken', { numberOfKeys: 2, lua: lua('save-refresh-token') });
-    redis.defineCommand('dgRotateRefreshToken', { numberOfKeys: 2, lua: lua('rotate-refresh-token') });
-    redis.defineCommand('dgFindRefreshToken', { numberOfKeys: 1, lua: lua('find-refresh-token') });
-    redis.defineCommand('dgRevokeRefreshToken', { numberOfKeys: 1, lua: lua('revoke-refresh-token') });
-    this.redis = redis as Redis & TokenCommands;
+    this.redis = redis;
     this.ownsConnection = options.ownsConnection ?? false;
     this.familyKeyPrefix = keys.refreshFamily('');
   }
@@ -101,7 +90,8 @@ export class RedisTokenRepository implements TokenRepository {
   async saveRefreshToken(record: RefreshTokenRecord, now: number): Promise<void> {
     assertSavable(record, now);
     const stored = await this.call(() =>
-      this.redis.dgSaveRefreshToken(
+      scripts.saveRefreshToken.run<0 | 1>(
+        this.redis,
         this.keys.refreshToken(record.tokenHash),
         this.keys.refreshFamily(record.familyId),
         record.expiresAt - now,
@@ -114,7 +104,8 @@ export class RedisTokenRepository implements TokenRepository {
   async rotateRefreshToken(rotation: RotationRequest, now: number): Promise<RotationResult> {
     assertRotationRequest(rotation);
     const reply = await this.call(() =>
-      this.redis.dgRotateRefreshToken(
+      scripts.rotateRefreshToken.run<RotateReply>(
+        this.redis,
         this.keys.refreshToken(rotation.tokenHash),
         this.keys.refreshToken(rotation.nextTokenHash),
         this.familyKeyPrefix,
@@ -143,13 +134,13 @@ export class RedisTokenRepository implements TokenRepository {
   }
 
   async findRefreshToken(tokenHash: string, now: number): Promise<RefreshTokenRecord | null> {
-    const pairs = await this.call(() => this.redis.dgFindRefreshToken(this.keys.refreshToken(tokenHash), this.familyKeyPrefix, now));
+    const pairs = await this.call(() => scripts.findRefreshToken.run<string[]>(this.redis, this.keys.refreshToken(tokenHash), this.familyKeyPrefix, now));
     return refreshTokenFromHashFields(pairsToRecord(pairs));
   }
 
   async revokeRefreshToken(tokenHash: string, clientId: string, now: number): Promise<boolean> {
     const revoked = await this.call(() =>
-      this.redis.dgRevokeRefreshToken(this.keys.refreshToken(tokenHash), this.familyKeyPrefix, clientId, now),
+      scripts.revokeRefreshToken.run<0 | 1>(this.redis, this.keys.refreshToken(tokenHash), this.familyKeyPrefix, clientId, now),
     );
     return revoked === 1;
   }
