@@ -44,10 +44,11 @@ export async function exchangeToken(deps: TokenGrantDeps, client: ClientConfig, 
   switch (request.grant_type) {
     case undefined:
       throw new InvalidRequestError('grant_type is required');
+    // `return await`: in V8 an async function that returns a promise pays two extra microtask ticks.
     case DEVICE_CODE_GRANT_TYPE:
-      return redeemDeviceCode(deps, client, request);
+      return await redeemDeviceCode(deps, client, request);
     case REFRESH_TOKEN_GRANT_TYPE:
-      return refresh(deps, client, request);
+      return await refresh(deps, client, request);
     default:
       throw new UnsupportedGrantTypeError(`grant_type ${request.grant_type} is not supported`);
   }

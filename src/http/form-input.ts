@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { FormParams } from './form.js';
 
+/** Each parameter a contract declares, and whether it is repeatable (an array field). */
+type FieldPlan = readonly (readonly [name: string, repeatable: boolean])[];
+
 /**
  * Shapes form parameters for a contract's Zod object: parameters the contract declares as arrays
  * (repeatable, like RFC 8707 `resource`) are passed as arrays; every other declared parameter is
@@ -9,22 +12,28 @@ import type { FormParams } from './form.js';
  */
 export function formToInput(schema: z.ZodObject, params: FormParams): Record<string, unknown> {
   const input: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(schema.shape)) {
+  for (const [name, repeatable] of fieldPlan(schema)) {
     const values = params.get(name);
     if (values === undefined) continue;
-    input[name] = isArrayField(field) || values.length > 1 ? values : values[0];
+    input[name] = repeatable || values.length > 1 ? values : values[0];
   }
   return input;
 }
 
-const arrayFieldCache = new WeakMap<object, boolean>();
+// Contracts are fixed at start-up: each one's plan is worked out once, not on every request.
+const plans = new WeakMap<z.ZodObject, FieldPlan>();
+
+function fieldPlan(schema: z.ZodObject): FieldPlan {
+  let plan = plans.get(schema);
+  if (plan === undefined) {
+    plan = Object.entries(schema.shape).map(([name, field]) => [name, isArrayField(field)] as const);
+    plans.set(schema, plan);
+  }
+  return plan;
+}
 
 function isArrayField(field: unknown): boolean {
-  const cached = arrayFieldCache.get(field as object);
-  if (cached !== undefined) return cached;
   let inner = field as z.ZodType;
   while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
-  const result = inner instanceof z.ZodArray;
-  arrayFieldCache.set(field as object, result);
-  return result;
+  return inner instanceof z.ZodArray;
 }

@@ -84,7 +84,7 @@ export const endpoints = {
       successDescription: 'RFC 6749 §5.1 token response',
     },
     oauthErrors: tokenErrors,
-    run: async (ctx, input) => exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input),
+    run: async (ctx, input) => await exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input),
   }),
 
   revoke: endpoint({
