@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { coalesceWrites } from './write-coalescing.js';
 
 type Argument = string | number;
 
@@ -24,6 +25,7 @@ export class LuaScript {
 
   /** `keysAndArgs`: the script's `numberOfKeys` KEYS first, then its ARGV. */
   run<Reply>(redis: Redis, ...keysAndArgs: Argument[]): Promise<Reply> {
+    coalesceWrites(redis);
     return redis.evalsha(this.sha1, this.numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;
       return redis.eval(this.source, this.numberOfKeys, ...keysAndArgs);
