@@ -10,9 +10,12 @@
 // invalid_grant when the key is absent) with devicegate's no-store headers. With CODES_FILE (one device
 // code a line) it first stores a ~300-byte value under each code's key (pipelined, before listening), so
 // that the GETs find something.
+// CEILING_SERVER=node-http (bench/poll.ts row 5): the same handlers on node:http alone, without Koa, the
+// shape of /work/shared/peer-bench's `http-redis` ceiling: a stricter bar than bare Koa.
 // Same koa and ioredis as devicegate (resolved from /work/main/node_modules).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { Redis } from 'ioredis';
 import Koa from 'koa';
 
@@ -22,6 +25,11 @@ const REDIS_URL = process.env.REDIS_URL;
 const MODE = process.env.CEILING_MODE ?? 'authorize';
 if (MODE !== 'authorize' && MODE !== 'poll') {
   console.error(`ceiling: CEILING_MODE must be authorize or poll, got ${MODE}`);
+  process.exit(2);
+}
+const SERVER = process.env.CEILING_SERVER ?? 'koa';
+if (SERVER !== 'koa' && SERVER !== 'node-http') {
+  console.error(`ceiling: CEILING_SERVER must be koa or node-http, got ${SERVER}`);
   process.exit(2);
 }
 if (!REDIS_URL) {
@@ -129,12 +137,68 @@ async function poll(ctx) {
   ctx.body = stored === null ? UNKNOWN : PENDING;
 }
 
-const app = new Koa();
-app.use(MODE === 'poll' ? poll : authorize);
+/** node:http: the same answers, written directly. */
+function send(res, status, body, headers = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
 
-const server = app.listen(PORT, HOST, () => {
-  console.log(`ceiling (${MODE}) listening on http://${HOST}:${PORT} (redis ${REDIS_URL}, pid ${process.pid})`);
-});
+async function authorizeHttp(req, res) {
+  if (req.method !== 'POST') return send(res, 200, { status: 'ok' });
+  const params = new URLSearchParams(await readBody(req));
+  const deviceCode = randomBytes(32).toString('base64url');
+  const userCode = randomBytes(4).toString('hex').toUpperCase();
+  const now = Date.now();
+  const value = JSON.stringify({
+    client_id: params.get('client_id'),
+    scope: params.get('scope'),
+    user_code: userCode,
+    status: 'pending',
+    interval: 5,
+    created_at: now,
+    expires_at: now + 900_000,
+    requester_ip: req.socket.remoteAddress,
+    requester_user_agent: req.headers['user-agent'],
+  });
+  await redis.set(`ceiling:grant:${deviceCode}`, value, 'PX', TTL_MS); // the one round trip
+  send(
+    res,
+    200,
+    {
+      device_code: deviceCode,
+      user_code: `${userCode.slice(0, 4)}-${userCode.slice(4)}`,
+      verification_uri: `http://${HOST}:${PORT}/device`,
+      verification_uri_complete: `http://${HOST}:${PORT}/device?user_code=${userCode}`,
+      expires_in: 900,
+      interval: 5,
+    },
+    { 'cache-control': 'no-store' },
+  );
+}
+
+async function pollHttp(req, res) {
+  if (req.method !== 'POST') return send(res, 200, { status: 'ok' });
+  const params = new URLSearchParams(await readBody(req));
+  const stored = await redis.get(`ceiling:poll:${params.get('device_code')}`); // the one round trip
+  send(res, 400, stored === null ? UNKNOWN : PENDING, { 'cache-control': 'no-store', pragma: 'no-cache' });
+}
+
+let server;
+const listening = () => {
+  console.log(`ceiling (${MODE}, ${SERVER}) listening on http://${HOST}:${PORT} (redis ${REDIS_URL}, pid ${process.pid})`);
+};
+if (SERVER === 'koa') {
+  const app = new Koa();
+  app.use(MODE === 'poll' ? poll : authorize);
+  server = app.listen(PORT, HOST, listening);
+} else {
+  server = http.createServer(MODE === 'poll' ? pollHttp : authorizeHttp).listen(PORT, HOST, listening);
+}
 const stop = () => {
   server.close();
   redis.quit().finally(() => process.exit(0));

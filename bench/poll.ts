@@ -17,6 +17,8 @@
  *   3. the peer: panva/oidc-provider with /work/shared/peer-bench's server.mjs on the same Redis
  *      (copied to bench/.peer/, npm ci there once), seeded with its drive.mjs, polled at its /token
  *   4. ceiling: bench/ceiling.mjs CEILING_MODE=poll, a bare Koa 3 handler doing one Redis GET per poll
+ *   5. the same on node:http alone (CEILING_SERVER=node-http), the shape of the peer harness's own
+ *      `http-redis` ceiling: the stricter bar
  * and prints req/s, p50, p99, the response mix, how often each code was polled, the ratios to the peer
  * and to the ceiling, and Redis traffic per poll (MONITOR round trips, INFO commandstats totals).
  *
@@ -57,19 +59,19 @@ const S = {
   poolFactor: Number(process.env.POOL_FACTOR || 2),
   poolMax: envInt('POOL_MAX', 250_000, 1, 2_000_000),
   seedConns: envInt('SEED_CONNS', 32, 1, 1_000),
-  configs: (process.env.CONFIGS || 'memory,redis,peer,ceiling').split(',').map((s) => s.trim()).filter(Boolean),
+  configs: (process.env.CONFIGS || 'memory,redis,peer,ceiling,ceiling-http').split(',').map((s) => s.trim()).filter(Boolean),
   peerSource: resolve(process.env.PEER_SOURCE || '/work/shared/peer-bench'),
   loadgen: 'wrk',
 };
 if (!(S.poolFactor >= 1 && S.poolFactor <= 100)) fail(`POOL_FACTOR must be a number in [1, 100], got ${process.env.POOL_FACTOR}`);
 if (process.env.LOADGEN && process.env.LOADGEN !== 'wrk') fail('bench/poll.ts needs wrk (every request carries another device code)');
-const CONFIG_NAMES = ['memory', 'redis', 'peer', 'ceiling'] as const;
+const CONFIG_NAMES = ['memory', 'redis', 'peer', 'ceiling', 'ceiling-http'] as const;
 type ConfigName = (typeof CONFIG_NAMES)[number];
 for (const c of S.configs) if (!(CONFIG_NAMES as readonly string[]).includes(c)) fail(`CONFIGS: unknown ${c} (use ${CONFIG_NAMES.join(',')})`);
 const CONFIGS = CONFIG_NAMES.filter((c) => S.configs.includes(c));
 
 /** A measured row: a configuration, and for devicegate also its pending-pool variant. */
-type RowName = 'memory' | 'memory-pool' | 'redis' | 'redis-pool' | 'peer' | 'ceiling';
+type RowName = 'memory' | 'memory-pool' | 'redis' | 'redis-pool' | 'peer' | 'ceiling' | 'ceiling-http';
 const ROWS: RowName[] = CONFIGS.flatMap((c): RowName[] => (c === 'memory' || c === 'redis' ? [c, `${c}-pool`] : [c]));
 const PEER_DIR = join(BENCH_DIR, '.peer');
 const LABEL: Record<RowName, string> = {
@@ -79,6 +81,7 @@ const LABEL: Record<RowName, string> = {
   'redis-pool': '2p. devicegate, Redis, pending pool',
   peer: '3. peer: oidc-provider on Redis',
   ceiling: '4. ceiling: bare Koa + 1 Redis GET',
+  'ceiling-http': '5. ceiling: bare node:http + 1 Redis GET',
 };
 
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -409,7 +412,8 @@ async function runPeer(run: number, dir: string): Promise<ConfigResult> {
   }
 }
 
-async function runCeiling(run: number, dir: string): Promise<ConfigResult> {
+/** Row 4 (`ceiling`: Koa 3) or row 5 (`ceiling-http`: node:http alone, like the peer harness's own `http-redis` ceiling). */
+async function runCeiling(cfg: 'ceiling' | 'ceiling-http', run: number, dir: string): Promise<ConfigResult> {
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
   rcli('flushall');
@@ -419,26 +423,27 @@ async function runCeiling(run: number, dir: string): Promise<ConfigResult> {
   const env: NodeJS.ProcessEnv = {
     ...process.env, PORT: String(port), HOST, LOG_LEVEL: 'warn', NODE_ENV: 'production',
     REDIS_URL: `redis://${HOST}:${privateRedisPort()}/0`, CEILING_MODE: 'poll', CODES_FILE: file,
+    CEILING_SERVER: cfg === 'ceiling' ? 'koa' : 'node-http',
   };
   const tokenUrl = `${base}/oauth/token`;
   const prefix = `grant_type=${GT}&client_id=demo-cli&device_code=`;
-  const proc = start(`run${run}-ceiling`, S.serverCpu, process.execPath, [join(BENCH_DIR, 'ceiling.mjs')], env);
+  const proc = start(`run${run}-${cfg}`, S.serverCpu, process.execPath, [join(BENCH_DIR, 'ceiling.mjs')], env);
   const counts: CountResult[] = [];
   try {
     await waitReady(`${base}/healthz`, proc);
     const codes = readCodes(file);
     const p = await postForm(tokenUrl, prefix + codes[0]);
-    if (p.status !== 400 || outcome(p) !== 'authorization_pending') fail(`ceiling: a poll answered ${p.status} ${p.text.slice(0, 300)}`);
-    const row = await measureRow('ceiling', tokenUrl, file, prefix, proc.pid, dir);
+    if (p.status !== 400 || outcome(p) !== 'authorization_pending') fail(`${cfg}: a poll answered ${p.status} ${p.text.slice(0, 300)}`);
+    const row = await measureRow(cfg, tokenUrl, file, prefix, proc.pid, dir);
     printRow(row);
     const some = codes.slice(0, S.countRequests);
     let answers: Record<string, number> = {};
-    const redis = await countRedis('ceiling-poll', dir, some.length, async () => {
+    const redis = await countRedis(`${cfg}-poll`, dir, some.length, async () => {
       answers = await pollEach(tokenUrl, prefix, some);
       return some.length - (answers.authorization_pending ?? 0);
     });
-    counts.push({ config: 'ceiling', label: 'polls of stored codes', answers, redis });
-    return { rows: { ceiling: row }, counts };
+    counts.push({ config: cfg, label: 'polls of stored codes', answers, redis });
+    return { rows: { [cfg]: row }, counts };
   } finally {
     await stop(proc);
   }
@@ -518,7 +523,7 @@ function report(runs: ConfigResult[], header: string): string {
     const slow = rowsOf(row).reduce((a, r) => a + (r.window.errors.slow_down ?? 0), 0);
     if (slow) lines.push(`WARNING: ${LABEL[row]} got ${slow} slow_down: the pool was too small for the rate (POOL, POOL_FACTOR)`);
   }
-  for (const row of ['peer', 'ceiling'] as const) {
+  for (const row of ['peer', 'ceiling', 'ceiling-http'] as const) {
     const slow = rowsOf(row).reduce((a, r) => a + (r.window.errors.slow_down ?? 0), 0);
     if (slow) lines.push(`note: ${LABEL[row]} answered slow_down ${slow} times`);
   }
@@ -546,14 +551,18 @@ function report(runs: ConfigResult[], header: string): string {
   const peer = rps('peer');
   const own = counts.filter((c) => c.config === 'redis');
   const targetRows = (['redis-pool', 'redis'] as const).filter((row) => Number.isFinite(rps(row)));
-  if (targetRows.length && (Number.isFinite(peer) || Number.isFinite(ceiling))) {
-    lines.push('', `targets (issue)                            ${'vs peer: ≥ 3×'.padEnd(24)}  vs ceiling: ≥ 60%`);
+  const httpCeiling = rps('ceiling-http');
+  if (targetRows.length && (Number.isFinite(peer) || Number.isFinite(ceiling) || Number.isFinite(httpCeiling))) {
+    lines.push(
+      '',
+      `targets (issue)                            ${'vs peer: ≥ 3×'.padEnd(24)}  ${'vs ceiling (Koa): ≥ 60%'.padEnd(30)}  vs ceiling (node:http): ≥ 60%`,
+    );
     for (const row of targetRows) {
       const x = rps(row);
       const unsure = (other: RowName) => (noisy(row) || noisy(other) ? ' (INCONCLUSIVE: noisy)' : '');
       const vsPeer = Number.isFinite(peer) ? `${fmt(x / peer, 2)}× → ${x / peer >= 3 ? 'met' : 'NOT met'}${unsure('peer')}` : '–';
-      const vsCeiling = Number.isFinite(ceiling) ? `${fmt((100 * x) / ceiling, 1)}% → ${x / ceiling >= 0.6 ? 'met' : 'NOT met'}${unsure('ceiling')}` : '–';
-      lines.push(`  ${LABEL[row].padEnd(40)} ${vsPeer.padEnd(24)}  ${vsCeiling}`);
+      const vs = (c: number, name: RowName) => (Number.isFinite(c) ? `${fmt((100 * x) / c, 1)}% → ${x / c >= 0.6 ? 'met' : 'NOT met'}${unsure(name)}` : '–');
+      lines.push(`  ${LABEL[row].padEnd(40)} ${vsPeer.padEnd(24)}  ${vs(ceiling, 'ceiling').padEnd(30)}  ${vs(httpCeiling, 'ceiling-http')}`);
     }
   } else if (own.length) {
     lines.push('', 'targets (issue):');
@@ -584,7 +593,10 @@ async function main(): Promise<void> {
   console.log(header);
   // per window: quiet check + warm-up + window; seeding ~5k codes/s (devicegate), ~1.3k/s (the peer's fetch client)
   const window = S.warmup + S.duration + 2;
-  const perConfig = { memory: 2 * window + S.codes / 4000 + 15, redis: 2 * window + S.codes / 4000 + 18, peer: window + S.codes / 1300 + 5, ceiling: window + 3 };
+  const perConfig = {
+    memory: 2 * window + S.codes / 4000 + 15, redis: 2 * window + S.codes / 4000 + 18, peer: window + S.codes / 1300 + 5,
+    ceiling: window + 3, 'ceiling-http': window + 3,
+  };
   const estimate = S.runs * CONFIGS.reduce((a, c) => a + perConfig[c], 0) + 3;
   console.log(`raw outputs: ${shown(OUT)}   (about ${Math.ceil(estimate / 5) * 5}s to go)\n`);
 
@@ -602,7 +614,10 @@ async function main(): Promise<void> {
       const merged: ConfigResult = { rows: {}, counts: [] };
       for (const cfg of CONFIGS) {
         console.log(`  ${LABEL[cfg]}`);
-        const r = cfg === 'peer' ? await runPeer(run, dir) : cfg === 'ceiling' ? await runCeiling(run, dir) : await runDevicegate(cfg, run, dir);
+        const r =
+          cfg === 'peer' ? await runPeer(run, dir)
+          : cfg === 'ceiling' || cfg === 'ceiling-http' ? await runCeiling(cfg, run, dir)
+          : await runDevicegate(cfg, run, dir);
         Object.assign(merged.rows, r.rows);
         merged.counts.push(...r.counts);
         await sleep(500);
