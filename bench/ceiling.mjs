@@ -90,13 +90,8 @@ async function seedCodes(file) {
 }
 if (MODE === 'poll' && process.env.CODES_FILE) await seedCodes(process.env.CODES_FILE);
 
-/** POST /oauth/device/authorize: one SET. */
-async function authorize(ctx) {
-  if (ctx.method !== 'POST') {
-    ctx.body = { status: 'ok' };
-    return;
-  }
-  const params = new URLSearchParams(await readBody(ctx.req));
+/** One device authorization: the one SET it makes (the round trip), then its answer. */
+async function storeNewGrant(params, requesterIp, requesterUserAgent) {
   const deviceCode = randomBytes(32).toString('base64url');
   const userCode = randomBytes(4).toString('hex').toUpperCase();
   const now = Date.now();
@@ -108,12 +103,11 @@ async function authorize(ctx) {
     interval: 5,
     created_at: now,
     expires_at: now + 900_000,
-    requester_ip: ctx.ip,
-    requester_user_agent: ctx.get('user-agent'),
+    requester_ip: requesterIp,
+    requester_user_agent: requesterUserAgent,
   });
   await redis.set(`ceiling:grant:${deviceCode}`, value, 'PX', TTL_MS); // the one round trip
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = {
+  return {
     device_code: deviceCode,
     user_code: `${userCode.slice(0, 4)}-${userCode.slice(4)}`,
     verification_uri: `http://${HOST}:${PORT}/device`,
@@ -121,6 +115,18 @@ async function authorize(ctx) {
     expires_in: 900,
     interval: 5,
   };
+}
+
+/** POST /oauth/device/authorize: one SET. */
+async function authorize(ctx) {
+  if (ctx.method !== 'POST') {
+    ctx.body = { status: 'ok' };
+    return;
+  }
+  const params = new URLSearchParams(await readBody(ctx.req));
+  const answer = await storeNewGrant(params, ctx.ip, ctx.get('user-agent'));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = answer;
 }
 
 /** POST /oauth/token (device_code poll): one GET. */
@@ -151,34 +157,8 @@ function send(res, status, body, headers = {}) {
 async function authorizeHttp(req, res) {
   if (req.method !== 'POST') return send(res, 200, { status: 'ok' });
   const params = new URLSearchParams(await readBody(req));
-  const deviceCode = randomBytes(32).toString('base64url');
-  const userCode = randomBytes(4).toString('hex').toUpperCase();
-  const now = Date.now();
-  const value = JSON.stringify({
-    client_id: params.get('client_id'),
-    scope: params.get('scope'),
-    user_code: userCode,
-    status: 'pending',
-    interval: 5,
-    created_at: now,
-    expires_at: now + 900_000,
-    requester_ip: req.socket.remoteAddress,
-    requester_user_agent: req.headers['user-agent'],
-  });
-  await redis.set(`ceiling:grant:${deviceCode}`, value, 'PX', TTL_MS); // the one round trip
-  send(
-    res,
-    200,
-    {
-      device_code: deviceCode,
-      user_code: `${userCode.slice(0, 4)}-${userCode.slice(4)}`,
-      verification_uri: `http://${HOST}:${PORT}/device`,
-      verification_uri_complete: `http://${HOST}:${PORT}/device?user_code=${userCode}`,
-      expires_in: 900,
-      interval: 5,
-    },
-    { 'cache-control': 'no-store' },
-  );
+  const answer = await storeNewGrant(params, req.socket.remoteAddress, req.headers['user-agent']);
+  send(res, 200, answer, { 'cache-control': 'no-store' });
 }
 
 async function pollHttp(req, res) {
