@@ -91,13 +91,16 @@ export class MemoryDeviceGrantRepository implements DeviceGrantRepository {
 /**
  * Stored grants are frozen snapshots, handed out as they are: nobody can change stored state through
  * a returned object, and reads cost no copy (structuredClone per read and write dominated the memory
- * store's profile under load).
+ * store's profile under load). Parts that are already frozen (a poll's next state shares the stored
+ * grant's scope, resource and requester) are kept, not copied again.
  */
 function frozenCopy(grant: DeviceGrant): DeviceGrant {
   return Object.freeze({
     ...grant,
-    scope: Object.freeze([...grant.scope]),
-    resource: Object.freeze([...grant.resource]),
-    requester: Object.freeze({ ...grant.requester }),
+    scope: frozen(grant.scope, (scope) => [...scope]),
+    resource: frozen(grant.resource, (resource) => [...resource]),
+    requester: frozen(grant.requester, (requester) => ({ ...requester })),
   });
 }
+
+const frozen = <T extends object>(value: T, copy: (value: T) => T): T => (Object.isFrozen(value) ? value : Object.freeze(copy(value)));
