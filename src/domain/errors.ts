@@ -2,7 +2,7 @@ import type { OAuthErrorCode } from '../contracts/oauth-error.js';
 
 /**
  * One class per OAuth error code, as in node-oidc-provider: thrown anywhere, rendered in one place
- * (src/http/oauth-error-renderer.ts). `status` is the HTTP status the RFC prescribes.
+ * (src/http/oauth-errors.ts). `status` is the HTTP status the RFC prescribes.
  */
 export abstract class OAuthError extends Error {
   abstract readonly error: OAuthErrorCode;
