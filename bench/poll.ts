@@ -174,6 +174,23 @@ async function pollEach(url: string, prefix: string, codes: string[]): Promise<R
   return tally;
 }
 
+/**
+ * Redis traffic per poll: `codes` polled once each (first poll: authorization_pending), then again at
+ * once (devicegate: slow_down; the peer: authorization_pending again), each pass counted on its own.
+ */
+async function countPollsTwice(config: 'redis' | 'peer', url: string, prefix: string, codes: string[], dir: string): Promise<CountResult[]> {
+  const results: CountResult[] = [];
+  for (const [label, pass] of [['first poll of a fresh code', 'first'], ['same codes again at once', 'again']] as const) {
+    let answers: Record<string, number> = {};
+    const redis = await countRedis(`${config}-poll-${pass}`, dir, codes.length, async () => {
+      answers = await pollEach(url, prefix, codes);
+      return codes.length - EXPECTED.reduce((a, e) => a + (answers[e] ?? 0), 0);
+    });
+    results.push({ config, label, answers, redis });
+  }
+  return results;
+}
+
 const readCodes = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
 // ---------------------------------------------------------------- the peer (bench/.peer)
@@ -318,15 +335,7 @@ async function runDevicegate(cfg: 'memory' | 'redis', run: number, dir: string):
       // Redis per poll: fresh codes, polled once (first poll: authorization_pending), then again at once (slow_down)
       const countFile = join(dir, `${cfg}-count-codes.txt`);
       await seed(authUrl, authBody, S.countRequests, countFile, LABEL[cfg]);
-      const codes = readCodes(countFile);
-      for (const [label, name] of [['first poll of a fresh code', 'redis-poll-first'], ['same codes again at once', 'redis-poll-again']] as const) {
-        let answers: Record<string, number> = {};
-        const redis = await countRedis(name, dir, codes.length, async () => {
-          answers = await pollEach(tokenUrl, prefix, codes);
-          return codes.length - EXPECTED.reduce((a, e) => a + (answers[e] ?? 0), 0);
-        });
-        counts.push({ config: 'redis', label, answers, redis });
-      }
+      counts.push(...(await countPollsTwice('redis', tokenUrl, prefix, readCodes(countFile), dir)));
     }
 
     // the pending pool
@@ -397,15 +406,7 @@ async function runPeer(run: number, dir: string): Promise<ConfigResult> {
 
     const countFile = join(dir, 'peer-count-codes.txt');
     await drive(S.countRequests, countFile);
-    const codes = readCodes(countFile);
-    for (const [label, name] of [['first poll of a fresh code', 'peer-poll-first'], ['same codes again at once', 'peer-poll-again']] as const) {
-      let answers: Record<string, number> = {};
-      const redis = await countRedis(name, dir, codes.length, async () => {
-        answers = await pollEach(tokenUrl, prefix, codes);
-        return codes.length - EXPECTED.reduce((a, e) => a + (answers[e] ?? 0), 0);
-      });
-      counts.push({ config: 'peer', label, answers, redis });
-    }
+    counts.push(...(await countPollsTwice('peer', tokenUrl, prefix, readCodes(countFile), dir)));
     return { rows: { peer: row }, counts };
   } finally {
     await stop(proc);
