@@ -5,7 +5,7 @@ import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
 import { RedisDeviceGrantRepository } from '../../src/store/redis.js';
 import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../src/store/repository.js';
 import { pendingGrant, stored } from '../support/grants.js';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { repositoryContract } from './repository.contract.js';
 
 let redis: TestRedis;
@@ -53,7 +53,7 @@ describe('redis repository: keys, TTL, round trips', () => {
   });
 
   // INFO commandstats is only exact on a private server (no REDIS_URL fallback).
-  it.runIf(privateRedisAvailable)('creates a grant in one round trip (one EVALSHA)', async () => {
+  it('creates a grant in one round trip (one EVALSHA)', async () => {
     const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
     const now = Date.now();
     await repository.create(stored(pendingGrant(now)), now); // loads the script (EVALSHA → NOSCRIPT → EVAL once)
@@ -69,7 +69,7 @@ describe('redis repository: keys, TTL, round trips', () => {
     await repository.close();
   });
 
-  it.runIf(privateRedisAvailable)('polls in one round trip (one EVALSHA), pending or approved', async () => {
+  it('polls in one round trip (one EVALSHA), pending or approved', async () => {
     const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
     const now = Date.now();
     const pending = pendingGrant(now);
@@ -87,7 +87,7 @@ describe('redis repository: keys, TTL, round trips', () => {
     await repository.close();
   });
 
-  it.runIf(privateRedisAvailable)('answers a fast temporarily_unavailable while Redis is down, and recovers when it is back', async () => {
+  it('answers a fast temporarily_unavailable while Redis is down, and recovers when it is back', async () => {
     const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
     await redis.stop();
     try {
