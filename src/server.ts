@@ -22,7 +22,7 @@ import { RedisTokenRepository } from './store/token-redis.js';
 import type { TokenRepository } from './store/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
 import { loadSigningKeys } from './tokens/keys.js';
-import type { Services } from './trpc/trpc.js';
+import type { Services } from './app/services.js';
 
 export interface Stores {
   readonly grants: DeviceGrantRepository;

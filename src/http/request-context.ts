@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { RequestContext, Services } from '../trpc/trpc.js';
+import type { RequestContext, Services } from '../app/services.js';
 
 /** What one HTTP request tells the application layer besides its form: client credentials, origin. */
 export function requestContext(services: Services, ctx: Context, basic: RequestContext['basic']): RequestContext {

@@ -12,7 +12,7 @@ import { authorizeDevice } from '../domain/device-authorization.js';
 import { InvalidClientError } from '../domain/errors.js';
 import { introspectToken, revokeToken } from '../domain/token-admin.js';
 import { exchangeToken } from '../domain/token-grants.js';
-import type { RequestContext } from './trpc.js';
+import type { RequestContext } from './services.js';
 
 type OpenApiMeta = {
   readonly method: 'GET' | 'POST';
@@ -25,10 +25,9 @@ type OpenApiMeta = {
 
 /**
  * One endpoint of the application layer: its contract (Zod input and output), its OpenAPI meta,
- * the OAuth errors it can answer with, and what it does. The tRPC router (router.ts) is built from
- * these, and so the OpenAPI document; the Koa handlers run them directly with the same contract
- * validation, because tRPC's per-call machinery cost a third of the endpoint's throughput
- * (bench/: 5.8k vs 8.3k req/s on Redis, same run).
+ * the OAuth errors it can answer with, and what it does. The Koa handlers (src/http/) run them
+ * directly with the same contract validation; the tRPC router (src/openapi/router.ts) is built from
+ * them only to generate the OpenAPI document, so tRPC's per-call machinery stays off the request path.
  */
 export interface Endpoint<Input extends z.ZodObject, Output extends z.ZodType> {
   readonly input: Input;

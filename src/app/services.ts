@@ -1,5 +1,3 @@
-import { initTRPC } from '@trpc/server';
-import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { AuthorizationServerMetadata, JsonWebKeySet } from '../contracts/discovery.js';
 import type { ClientRegistry } from '../domain/clients.js';
 import type { DeviceAuthorizationDeps } from '../domain/device-authorization.js';
@@ -23,5 +21,3 @@ export interface RequestContext {
   readonly basic: { clientId: string; clientSecret: string } | undefined;
   readonly requester: { ip: string | null; userAgent: string | null };
 }
-
-export const t = initTRPC.context<RequestContext>().meta<OpenApiMeta>().create();

@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAuthorizationResponse } from '../../src/contracts/device-authorization.js';
-import { endpoints } from '../../src/trpc/endpoints.js';
-import { appRouter, createCaller, oauthErrorsByOperation } from '../../src/trpc/router.js';
+import { endpoints } from '../../src/app/endpoints.js';
+import { appRouter, createCaller, oauthErrorsByOperation } from '../../src/openapi/router.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** The router is built from the same endpoint definitions the HTTP layer runs. */

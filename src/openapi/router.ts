@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type Endpoint, type EndpointName, endpoints } from './endpoints.js';
+import { type Endpoint, type EndpointName, endpoints } from '../app/endpoints.js';
 import { t } from './trpc.js';
 
 /** Form bodies: the OAuth endpoints speak application/x-www-form-urlencoded only (RFC 6749 §3.2). */
@@ -7,7 +7,7 @@ const FORM = ['application/x-www-form-urlencoded'];
 
 /**
  * The endpoints as a tRPC router: the contract registry from which trpc-to-openapi generates the
- * OpenAPI document (src/contracts/openapi.ts), and a typed in-process API (`createCaller`).
+ * OpenAPI document (src/openapi/document.ts), and a typed in-process API (`createCaller`).
  */
 function procedure<I extends z.ZodObject, O extends z.ZodType>(name: EndpointName, e: Endpoint<I, O>) {
   const base = t.procedure

@@ -1,6 +1,6 @@
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
-import { appRouter, oauthErrorsByOperation } from '../trpc/router.js';
-import { OAuthErrorBody } from './oauth-error.js';
+import { appRouter, oauthErrorsByOperation } from './router.js';
+import { OAuthErrorBody } from '../contracts/oauth-error.js';
 
 type Json = Record<string, any>;
 
