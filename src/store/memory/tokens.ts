@@ -1,5 +1,5 @@
-import type { Clock } from '../domain/clock.js';
-import { systemClock } from '../domain/clock.js';
+import type { Clock } from '../../domain/clock.js';
+import { systemClock } from '../../domain/clock.js';
 import {
   assertRotationRequest,
   assertSavable,
@@ -9,7 +9,7 @@ import {
   type RotationRequest,
   type RotationResult,
   type TokenRepository,
-} from './token-repository.js';
+} from '../../domain/token-repository.js';
 
 interface TokenEntry {
   readonly record: RefreshTokenRecord;

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import { LuaScript } from '../../src/store/lua-script.js';
-import { callRedis, connectRedis } from '../../src/store/redis.js';
-import { coalesceWrites } from '../../src/store/write-coalescing.js';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
+import { LuaScript } from '../../../src/store/redis/lua-script.js';
+import { callRedis, connectRedis } from '../../../src/store/redis/connection.js';
+import { coalesceWrites } from '../../../src/store/redis/write-coalescing.js';
+import { privateRedisAvailable, startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 let server: TestRedis;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { pairsToRecord } from './grant-hash.js';
-import { type TokenKeyBuilder, tokenKeyBuilder } from './keys.js';
+import { type TokenKeyBuilder, tokenKeyBuilder } from './key-names.js';
 import { LuaScript } from './lua-script.js';
-import { callRedis, connectRedis } from './redis.js';
+import { callRedis, connectRedis } from './connection.js';
 import {
   assertRotationRequest,
   assertSavable,
@@ -12,12 +12,12 @@ import {
   type RotationRequest,
   type RotationResult,
   type TokenRepository,
-} from './token-repository.js';
+} from '../../domain/token-repository.js';
 
 
 type RotateReply = ['rotated', ...string[]] | ['reused', string] | ['invalid'] | ['conflict'];
 
-/** The refresh-token scripts (src/store/lua/; each file's header states its KEYS and ARGV). */
+/** The refresh-token scripts (lua/ beside this file; each file's header states its KEYS and ARGV). */
 const scripts = {
   saveRefreshToken: new LuaScript('save-refresh-token', 2),
   rotateRefreshToken: new LuaScript('rotate-refresh-token', 2),
@@ -59,7 +59,7 @@ export function refreshTokenFromHashFields(hash: Record<string, string>): Refres
 
 /**
  * Refresh tokens and the access-token deny-list on Redis. Every read-modify-write is one Lua script
- * (one EVALSHA round trip, atomic); see src/store/lua/*-refresh-token.lua.
+ * (one EVALSHA round trip, atomic); see lua/*-refresh-token.lua beside this file.
  */
 export class RedisTokenRepository implements TokenRepository {
   private readonly redis: Redis;

@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
-import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import type { RotationResult } from '../../src/store/token-repository.js';
-import { tokenKeyBuilder } from '../../src/store/keys.js';
-import { RedisTokenRepository } from '../../src/store/token-redis.js';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { opaqueToken, REFRESH_TTL_MS, refreshRecord, tokenRepositoryContract } from './token-repository.contract.js';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
+import type { RotationResult } from '../../../src/domain/token-repository.js';
+import { tokenKeyBuilder } from '../../../src/store/redis/key-names.js';
+import { RedisTokenRepository } from '../../../src/store/redis/tokens.js';
+import { privateRedisAvailable, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { opaqueToken, REFRESH_TTL_MS, refreshRecord, tokenRepositoryContract } from '../token-repository.contract.js';
 
 let redis: TestRedis;
 beforeAll(async () => {

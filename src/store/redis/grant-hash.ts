@@ -1,4 +1,4 @@
-import type { DeviceGrant, GrantStatus } from './repository.js';
+import type { DeviceGrant, GrantStatus } from '../../domain/device-grant.js';
 
 /**
  * A grant as the fields of a Redis hash. Field names are snake_case so that `HGETALL` in redis-cli

@@ -1,9 +1,4 @@
-import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
-
-/**
- * The repository of device grants: a handful of domain verbs, two implementations (memory.ts,
- * redis.ts) that pass one contract suite (test/store/repository.contract.ts).
- */
+/** The device authorization grant (RFC 8628 §3.1–3.5), the entity both stores hold. */
 export type GrantStatus = 'pending' | 'approved' | 'denied' | 'consumed';
 
 /** The state of one device authorization grant, as stored (times in ms since the epoch). */
@@ -38,25 +33,4 @@ export const EXPIRED_GRANT_TOMBSTONE_MS = 10 * 60 * 1000;
 /** How long the store keeps a grant (and its user-code index): expiry plus the tombstone. */
 export function retentionMs(grant: Pick<DeviceGrant, 'expiresAt'>, now: number): number {
   return Math.max(1, grant.expiresAt + EXPIRED_GRANT_TOMBSTONE_MS - now);
-}
-
-export interface DeviceGrantRepository {
-  /**
-   * Stores a new grant and its user-code index atomically, with one shared TTL. Returns false (and
-   * writes nothing) when a live grant already holds the user code: the caller retries with a new one.
-   */
-  create(grant: DeviceGrant, now: number): Promise<boolean>;
-  /** The grant a user code points to, expired ones included until their tombstone ends. */
-  findByUserCode(userCode: string): Promise<DeviceGrant | null>;
-  findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null>;
-  /**
-   * One poll of the token endpoint (RFC 8628 §3.4–3.5), atomically: checks expiry, enforces and
-   * persists the interval, records the poll and, on an approved grant, consumes it. Of any number
-   * of concurrent polls after approval exactly one gets `approved`. Rules: src/domain/poll-policy.ts.
-   */
-  poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome>;
-  /** The person approves (recording who, and possibly fewer scopes) or denies, once. */
-  decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome>;
-  /** Releases connections and timers. */
-  close(): Promise<void>;
 }

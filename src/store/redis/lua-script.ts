@@ -6,7 +6,7 @@ import { coalesceWrites } from './write-coalescing.js';
 type Argument = string | number;
 
 /**
- * One Lua script of src/store/lua/, run as a single EVALSHA round trip. A Redis that does not have
+ * One Lua script of src/store/redis/lua/, run as a single EVALSHA round trip. A Redis that does not have
  * the script yet (first use, restart, failover, SCRIPT FLUSH) answers NOSCRIPT; the script is then sent
  * once with EVAL, which also caches it there. This is what ioredis' defineCommand does, without its
  * per-call wrapper objects: a poll runs this on every request.

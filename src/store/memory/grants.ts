@@ -1,7 +1,8 @@
-import type { Clock } from '../domain/clock.js';
-import { systemClock } from '../domain/clock.js';
-import { type Decision, type DecisionOutcome, decideGrant, decidePoll, type PollOutcome } from '../domain/poll-policy.js';
-import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
+import type { Clock } from '../../domain/clock.js';
+import { systemClock } from '../../domain/clock.js';
+import { type Decision, type DecisionOutcome, decideGrant, decidePoll, type PollOutcome } from '../../domain/poll-policy.js';
+import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
+import type { DeviceGrantRepository } from '../../domain/grant-repository.js';
 
 interface Entry {
   grant: DeviceGrant;

@@ -1,63 +1,18 @@
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
-import { TemporarilyUnavailableError } from '../domain/errors.js';
-import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { Decision, DecisionOutcome, PollOutcome } from '../../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
-import { type KeyBuilder, keyBuilder } from './keys.js';
+import { type KeyBuilder, keyBuilder } from './key-names.js';
+import { callRedis, connectRedis } from './connection.js';
 import { LuaScript } from './lua-script.js';
-import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
+import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
+import type { DeviceGrantRepository } from '../../domain/grant-repository.js';
 
-/** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
-const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
-
-/** The device grant's scripts (src/store/lua/; each file's header states its KEYS and ARGV). */
+/** The device grant's scripts (lua/ beside this file; each file's header states its KEYS and ARGV). */
 const scripts = {
   createGrant: new LuaScript('create-grant', 2),
   pollGrant: new LuaScript('poll-grant', 1),
   decideGrant: new LuaScript('decide-grant', 1),
 };
-
-/**
- * Connection settings chosen so that a Redis outage yields a fast 503, never a hung request: no
- * offline queue (commands fail at once while disconnected), one retry, a command timeout.
- */
-export function redisOptions(overrides: RedisOptions = {}): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 2_000,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
-    ...overrides,
-  };
-}
-
-/** Connects and waits until Redis answers; throws when it cannot. */
-export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, redisOptions(options));
-  // Connection errors surface as rejected commands (503); without a listener ioredis would log them.
-  redis.on('error', () => {});
-  await redis.connect();
-  return redis;
-}
-
-/**
- * Runs one Redis call. Redis unreachable (down, timeout, refused) becomes a retryable 503 for the
- * client; an error reply from Redis itself (a script fault) is ours and stays a 500.
- */
-export function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
-  // Not async/await: this wraps every Redis call, a poll's included.
-  let pending: Promise<T>;
-  try {
-    pending = command();
-  } catch (error) {
-    pending = Promise.reject(error);
-  }
-  return pending.catch((error: unknown) => {
-    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
-    throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
-  });
-}
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   constructor(

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
-import type { DeviceGrantRepository } from '../../src/store/repository.js';
+import type { DeviceGrantRepository } from '../../src/domain/grant-repository.js';
 import { pendingGrant, stored } from '../support/grants.js';
 
 export interface RepositoryUnderTest {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
-import { MemoryTokenRepository } from '../../src/store/token-memory.js';
-import { refreshRecord, tokenRepositoryContract } from './token-repository.contract.js';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { MemoryTokenRepository } from '../../../src/store/memory/tokens.js';
+import { refreshRecord, tokenRepositoryContract } from '../token-repository.contract.js';
 
 tokenRepositoryContract('memory', async () => {
   const clock = new ManualClock();

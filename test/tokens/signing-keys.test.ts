@@ -10,7 +10,7 @@ import {
   loadSigningKeys,
   type PrivateSigningJwk,
   type SigningKeys,
-} from '../../src/tokens/keys.js';
+} from '../../src/tokens/signing-keys.js';
 
 const tempDirs: string[] = [];
 function tempDir(): string {

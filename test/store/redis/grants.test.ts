@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
-import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import { RedisDeviceGrantRepository } from '../../src/store/redis.js';
-import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../src/store/repository.js';
-import { pendingGrant, stored } from '../support/grants.js';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { repositoryContract } from './repository.contract.js';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
+import { RedisDeviceGrantRepository } from '../../../src/store/redis/grants.js';
+import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../../src/domain/device-grant.js';
+import { pendingGrant, stored } from '../../support/grants.js';
+import { privateRedisAvailable, startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { repositoryContract } from '../grant-repository.contract.js';
 
 let redis: TestRedis;
 beforeAll(async () => {

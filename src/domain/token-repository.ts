@@ -1,6 +1,6 @@
 /**
  * Storage for OAuth refresh tokens and for the access-token revocation deny-list: a handful of
- * domain verbs, two implementations (token-memory.ts, token-redis.ts) that pass one contract suite
+ * domain verbs, two implementations (src/store/memory/tokens.ts, src/store/redis/tokens.ts) that pass one contract suite
  * (test/store/token-repository.contract.ts).
  *
  * Refresh tokens are opaque random strings. The store only ever sees their SHA-256 (base64url),

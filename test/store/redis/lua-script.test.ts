@@ -1,7 +1,7 @@
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LuaScript } from '../../src/store/lua-script.js';
-import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { LuaScript } from '../../../src/store/redis/lua-script.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 let server: TestRedis;
 let redis: Redis;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
-import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
-import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../src/store/repository.js';
-import { pendingGrant, stored } from '../support/grants.js';
-import { repositoryContract } from './repository.contract.js';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { MemoryDeviceGrantRepository } from '../../../src/store/memory/grants.js';
+import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../../src/domain/device-grant.js';
+import { pendingGrant, stored } from '../../support/grants.js';
+import { repositoryContract } from '../grant-repository.contract.js';
 
 repositoryContract('memory', async () => {
   const clock = new ManualClock();

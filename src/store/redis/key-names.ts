@@ -16,7 +16,7 @@ export function keyBuilder(prefix = 'devicegate:'): KeyBuilder {
   };
 }
 
-/** Key names of the token repository (src/store/token-redis.ts). */
+/** Key names of the token repository (src/store/redis/tokens.ts). */
 export interface TokenKeyBuilder {
   /** Hash holding one refresh token, named by the SHA-256 (base64url) of the opaque token. */
   refreshToken(tokenHash: string): string;
