@@ -21,7 +21,7 @@ export interface DeviceGrantRepository {
    * of concurrent polls after approval exactly one gets `approved`. Rules: src/domain/poll-policy.ts.
    */
   poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome>;
-  /** The person approves (recording who, and possibly fewer scopes) or denies, once. */
+  /** The person approves (recording who) or denies, once; the grant keeps the scope it was issued with. */
   decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome>;
   /** Releases connections and timers. */
   close(): Promise<void>;

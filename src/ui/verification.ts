@@ -11,6 +11,7 @@ import type { UserDirectory } from '../domain/users.js';
 import { readForm } from '../http/form.js';
 import type { DeviceGrant } from '../domain/device-grant.js';
 import type { DeviceGrantRepository } from '../domain/grant-repository.js';
+import { isDecidable } from '../domain/poll-policy.js';
 import type { Html } from './html.js';
 import type { FailedAttemptLimiter } from './limiter.js';
 import { codeEntryPage, confirmationPage, type Outcome, outcomePage, type PageFrame, signInPage } from './pages.js';
@@ -131,7 +132,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     const { userCode } = state.session;
     if (!userCode) return redirect(ctx, state, '/device');
     const grant = await deps.grants.findByUserCode(userCode);
-    if (!grant || !isDecidable(grant, deps.clock.now())) {
+    if (!isDecidable(grant, deps.clock.now())) {
       state.session = { ...state.session, userCode: null };
       return render(ctx, state, 400, outcomePage(frame(state), 'invalid'));
     }
@@ -244,10 +245,6 @@ function pageErrors(deps: VerificationDeps) {
       ctx.body = page.value;
     }
   };
-}
-
-function isDecidable(grant: DeviceGrant | null, now: number): grant is DeviceGrant {
-  return grant !== null && grant.status === 'pending' && now < grant.expiresAt;
 }
 
 function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {

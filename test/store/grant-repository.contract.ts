@@ -118,11 +118,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryU
       it('hands an approved grant out once, then answers invalid_grant', async () => {
         const grant = await created();
         await poll(grant);
-        const outcome = await subject.repository.decide(
-          grant.userCode,
-          { kind: 'approve', subject: 'alice', scope: ['openid'] },
-          subject.clock.now(),
-        );
+        const outcome = await subject.repository.decide(grant.userCode, { kind: 'approve', subject: 'alice' }, subject.clock.now());
         expect(outcome).toBe('approved');
         subject.clock.advance(5_000);
         const approved = await poll(grant);
@@ -132,7 +128,6 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryU
             ...stored(grant),
             status: 'consumed',
             subject: 'alice',
-            scope: ['openid'],
             decidedAt: subject.clock.now() - 5_000,
             lastPolledAt: subject.clock.now(),
           },
@@ -161,7 +156,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryU
     });
 
     describe('decide', () => {
-      it('approves once, records who and when, and keeps every requested scope by default', async () => {
+      it('approves once, records who and when, and keeps every requested scope', async () => {
         const now = subject.clock.now();
         const grant = pendingGrant(now);
         await subject.repository.create(stored(grant), now);
@@ -173,14 +168,6 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryU
           decidedAt: now,
         });
         expect(await subject.repository.decide(grant.userCode, { kind: 'deny' }, now)).toBe('already_decided');
-      });
-
-      it('never approves more scope than was requested', async () => {
-        const now = subject.clock.now();
-        const grant = pendingGrant(now, { scope: ['openid', 'profile'] });
-        await subject.repository.create(stored(grant), now);
-        await subject.repository.decide(grant.userCode, { kind: 'approve', subject: 'bob', scope: ['profile', 'admin'] }, now);
-        expect((await subject.repository.findByUserCode(grant.userCode))?.scope).toEqual(['profile']);
       });
 
       it('answers not_found for an unknown code and expired after expiry', async () => {

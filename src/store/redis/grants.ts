@@ -1,5 +1,12 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Decision, DecisionOutcome, PollOutcome } from '../../domain/poll-policy.js';
+import {
+  type Decision,
+  type DecisionOutcome,
+  POLL_LEEWAY_MAX_MS,
+  POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
+  type PollOutcome,
+  SLOW_DOWN_INCREMENT_SECONDS,
+} from '../../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './key-names.js';
 import { callRedis, connectRedis } from './connection.js';
@@ -54,15 +61,23 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   /** One EVALSHA: the whole poll, including consumption, is one round trip. */
   poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
     return this.call(() =>
-      scripts.pollGrant.run<[string, ...(string | number)[]]>(this.redis, this.keys.grant(deviceCodeHash), clientId, now),
+      scripts.pollGrant.run<[string, ...(string | number)[]]>(
+        this.redis,
+        this.keys.grant(deviceCodeHash),
+        clientId,
+        now,
+        // The policy's numbers travel with every call, so the script cannot drift from poll-policy.ts.
+        SLOW_DOWN_INCREMENT_SECONDS,
+        POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
+        POLL_LEEWAY_MAX_MS,
+      ),
     ).then(pollOutcome);
   }
 
   async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
-    const [subject, scope] =
-      decision.kind === 'approve' ? [decision.subject, decision.scope ? decision.scope.join(' ') : '*'] : ['', '*'];
+    const subject = decision.kind === 'approve' ? decision.subject : '';
     return this.call(() =>
-      scripts.decideGrant.run<DecisionOutcome>(this.redis, this.keys.userCodeIndex(userCode), now, decision.kind, subject, scope),
+      scripts.decideGrant.run<DecisionOutcome>(this.redis, this.keys.userCodeIndex(userCode), now, decision.kind, subject),
     );
   }
 
