@@ -7,7 +7,7 @@ export function requestContext(services: Services, ctx: Context, basic: RequestC
 }
 
 // A class, so that the lazy getter lives on the prototype: an object literal with a getter closing
-// over ctx would give every request's object its own hidden class (measured: GC 3 % → 15 % of a poll).
+// over ctx would give every request's object its own hidden class, and the GC cost of a poll with it.
 class HttpRequestContext implements RequestContext {
   constructor(
     readonly services: Services,
