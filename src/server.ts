@@ -54,7 +54,10 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
   if (!config.redisUrl) {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
-    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+    return { grants, tokens, close: async () => {
+      await grants.close();
+      await tokens.close();
+    } };
   }
   const redis = await connectRedis(config.redisUrl);
   const grants = new RedisDeviceGrantRepository(redis);

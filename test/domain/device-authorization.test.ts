@@ -28,7 +28,10 @@ describe.each(['memory', 'redis'] as const)('user-code collisions (%s store)', (
     }
     const redis = await startTestRedis();
     const store = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
-    return { store, close: async () => (await store.close(), await redis.close()) };
+    return { store, close: async () => {
+      await store.close();
+      await redis.close();
+    } };
   }
 
   it('retries with a fresh user code when a live grant holds the drawn one', async () => {

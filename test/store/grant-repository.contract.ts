@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import type { ManualClock } from '../../src/domain/clock.js';
 import type { DeviceGrantRepository } from '../../src/domain/grant-repository.js';
 import { pendingGrant, stored } from '../support/grants.js';
 

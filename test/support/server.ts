@@ -128,7 +128,10 @@ export async function testStores(kind: StoreKind, clock: Clock, redis?: TestRedi
   if (kind === 'memory') {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
-    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+    return { grants, tokens, close: async () => {
+      await grants.close();
+      await tokens.close();
+    } };
   }
   const prefix = redis!.prefix();
   const connection = await connectRedis(redis!.url);

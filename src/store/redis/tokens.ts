@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { pairsToRecord } from './grant-hash.js';
 import { type TokenKeyBuilder, tokenKeyBuilder } from './key-names.js';
 import { LuaScript } from './lua-script.js';
