@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { ServerError } from '../domain/errors.js';
-import type { Endpoint } from '../app/endpoints.js';
+import type { Endpoint } from '../app/endpoint.js';
 import type { Services } from '../app/services.js';
 import { parseBasicCredentials } from './client-auth.js';
 import { readForm } from './form.js';

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { type Endpoint, type EndpointName, endpoints } from '../app/endpoints.js';
+import type { Endpoint } from '../app/endpoint.js';
+import { type EndpointName, endpoints } from '../app/endpoints.js';
 import { t } from './trpc.js';
 
 /** Form bodies: the OAuth endpoints speak application/x-www-form-urlencoded only (RFC 6749 §3.2). */
