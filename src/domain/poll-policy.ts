@@ -2,7 +2,7 @@ import type { DeviceGrant } from './device-grant.js';
 
 /**
  * The rules of RFC 8628 §3.4–3.5, pure: given a grant's stored state and a poll, what the client is
- * told and what must be stored. memory.ts applies them directly; redis.ts runs the same rules in
+ * told and what must be stored. store/memory/grants.ts applies them directly; store/redis/grants.ts runs the same rules in
  * one Lua script (src/store/redis/lua/poll-grant.lua); one contract suite holds both to the same answers.
  */
 export type PollOutcome =
