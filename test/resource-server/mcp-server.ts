@@ -26,7 +26,7 @@ export async function startProtectedMcpServer(options: { issuer: string; port: n
   });
 
   const app = createMcpExpressApp({ host: '127.0.0.1' });
-  app.get(resourceServer.metadataPaths, (req: Request, res: Response) => void resourceServer.handleMetadataRequest(req, res));
+  app.get([...resourceServer.metadataPaths], (req: Request, res: Response) => void resourceServer.handleMetadataRequest(req, res));
   app.post('/mcp', requireBearerAuth(mcpBearerAuthOptions(resourceServer)), async (req: Request, res: Response) => {
     // Stateless Streamable HTTP: one server and transport per request (the SDK's documented pattern).
     const server = new McpServer({ name: 'protected-test-server', version: '1.0.0' });
