@@ -3,7 +3,6 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { Request, Response } from 'express';
 import { createResourceServer, mcpBearerAuthOptions, type ResourceServer } from '../../src/resource-server/index.js';
 
 export interface ProtectedMcpServer {
@@ -26,8 +25,8 @@ export async function startProtectedMcpServer(options: { issuer: string; port: n
   });
 
   const app = createMcpExpressApp({ host: '127.0.0.1' });
-  app.get([...resourceServer.metadataPaths], (req: Request, res: Response) => void resourceServer.handleMetadataRequest(req, res));
-  app.post('/mcp', requireBearerAuth(mcpBearerAuthOptions(resourceServer)), async (req: Request, res: Response) => {
+  app.get([...resourceServer.metadataPaths], (req, res) => void resourceServer.handleMetadataRequest(req, res));
+  app.post('/mcp', requireBearerAuth(mcpBearerAuthOptions(resourceServer)), async (req, res) => {
     // Stateless Streamable HTTP: one server and transport per request (the SDK's documented pattern).
     const server = new McpServer({ name: 'protected-test-server', version: '1.0.0' });
     server.registerTool('whoami', { description: 'Who the bearer token speaks for' }, (extra) => ({
