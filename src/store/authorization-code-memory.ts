@@ -5,6 +5,7 @@ import {
   REDEEMED_CODE_RETENTION_MS,
   type RedemptionResult,
 } from '../domain/authorization-code.js';
+import { type Clock, systemClock } from '../domain/clock.js';
 
 interface CodeEntry {
   readonly code: AuthorizationCode;
@@ -25,8 +26,8 @@ export class MemoryAuthorizationCodeRepository implements AuthorizationCodeRepos
   private readonly codes = new Map<string, CodeEntry>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(now: () => number = Date.now, sweepIntervalMs = 60_000) {
-    this.sweeper = setInterval(() => this.sweep(now()), sweepIntervalMs);
+  constructor(clock: Clock = systemClock, sweepIntervalMs = 60_000) {
+    this.sweeper = setInterval(() => this.sweep(clock.now()), sweepIntervalMs);
     this.sweeper.unref();
   }
 

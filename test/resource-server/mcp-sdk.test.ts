@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt, SignJWT } from 'jose';
@@ -165,5 +166,11 @@ describe('a stock MCP server protected by the helper, with real devicegate token
     });
     const issuerMetadata = (await (await fetch(`${metadata.authorization_servers[0]}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
     expect(issuerMetadata.issuer).toBe(devicegate.url);
+  });
+
+  it('serves metadata the SDK client`s own RFC 9728 discovery accepts', async () => {
+    const metadata = await discoverOAuthProtectedResourceMetadata(mcp.url);
+    expect(metadata.resource).toBe(mcp.url);
+    expect(metadata.authorization_servers).toEqual([devicegate.url]);
   });
 });

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extractResourceMetadataUrl } from '@modelcontextprotocol/sdk/client/auth.js';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -228,6 +229,8 @@ describe('RFC 9728 metadata', () => {
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toContain('resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
       expect(none.headers.get('cache-control')).toBe('no-store');
+      // The MCP SDK client reads our challenge as it reads its own.
+      expect(extractResourceMetadataUrl(none)?.href).toBe('https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
       const scope = await fetch(base, { headers: { authorization: `Bearer ${await token({ claims: { scope: 'openid' } })}` } });
       expect(scope.status).toBe(403);
       expect(await scope.json()).toMatchObject({ error: 'insufficient_scope' });

@@ -5,12 +5,12 @@ import { authorizationCode, authorizationCodeRepositoryContract } from './author
 
 authorizationCodeRepositoryContract('memory', async () => {
   const clock = new ManualClock(Date.now());
-  return { repository: new MemoryAuthorizationCodeRepository(() => clock.now()), clock };
+  return { repository: new MemoryAuthorizationCodeRepository(clock), clock };
 });
 
 it('forgets expired and long-redeemed codes when swept', async () => {
   const clock = new ManualClock(Date.now());
-  const repository = new MemoryAuthorizationCodeRepository(() => clock.now(), 10);
+  const repository = new MemoryAuthorizationCodeRepository(clock, 10);
   const { code: _, ...record } = authorizationCode(clock.now());
   await repository.create(record, clock.now());
   expect(repository.size).toBe(1);
