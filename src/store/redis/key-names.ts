@@ -38,3 +38,13 @@ export function tokenKeyBuilder(prefix = 'devicegate:'): TokenKeyBuilder {
 export function limiterKeyPrefix(prefix: string, limiter: string, scope: 'ip' | 'account'): string {
   return `${prefix}limit:${limiter}:${scope}`;
 }
+
+/** Key names of the authorization-code repository (src/store/redis/authorization-codes.ts). */
+export interface AuthorizationCodeKeyBuilder {
+  /** Hash `{record, grant_id?, forget_at?}` of one code, named by the SHA-256 (base64url) of the code. */
+  authorizationCode(codeHash: string): string;
+}
+
+export function authorizationCodeKeyBuilder(prefix = 'devicegate:'): AuthorizationCodeKeyBuilder {
+  return { authorizationCode: (codeHash) => `${prefix}auth_code:${codeHash}` };
+}
