@@ -2,7 +2,8 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OAuthErrorBody } from '../contracts/oauth-error.js';
-import { InvalidRequestError, OAuthError, ServerError } from '../domain/errors.js';
+import { InvalidRequestError, OAuthError, ServerError, TemporarilyUnavailableError } from '../domain/errors.js';
+import { isRedisFailure } from '../store/redis.js';
 import { setJsonBody } from './json-body.js';
 
 /** RFC 6749 §5.1: token and error responses must not be cached. */
@@ -21,6 +22,7 @@ export function oauthErrorRenderer(logger: Logger) {
       await next();
     } catch (thrown) {
       const error = toOAuthError(thrown);
+      ctx.state.oauthError = error.error; // for the poll-answer metric
       if (error instanceof ServerError) logger.error({ err: thrown, path: ctx.path }, 'unhandled error');
       renderOAuthError(ctx, error);
     }
@@ -39,6 +41,8 @@ function renderOAuthError(ctx: Context, error: OAuthError): void {
 function toOAuthError(thrown: unknown): OAuthError {
   if (thrown instanceof OAuthError) return thrown;
   if (thrown instanceof z.ZodError) return fromZodError(thrown);
+  // A Redis failure that reached here without callRedis (issue 10: any store fault is a 503, never a 500).
+  if (isRedisFailure(thrown)) return new TemporarilyUnavailableError('the store is unavailable; retry shortly', { cause: thrown });
   const status = (thrown as { status?: unknown; expose?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500 && (thrown as { expose?: unknown }).expose) {
     return new InvalidRequestError((thrown as Error).message, status);

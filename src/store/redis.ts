@@ -1,13 +1,37 @@
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { TemporarilyUnavailableError } from '../domain/errors.js';
+import { redisCommandDuration, redisErrors } from '../metrics.js';
 import type { Decision, DecisionOutcome, PollOutcome } from '../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './keys.js';
 import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, type DeviceGrantRepository, retentionMs } from './repository.js';
 
-/** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
-const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+/**
+ * Error replies that mean "not now" (restart, failover, memory full, busy script). Every Redis failure
+ * becomes a 503 for the client (issue 10: never a 500); these ones are expected in operation, any
+ * other reply is counted as a "reply" error too and still answered 503, because retrying later is
+ * all a client can do either way.
+ */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS|MISCONF)\b/;
+
+/** Listeners told about every failed Redis call (the readiness monitor probes at once). */
+const failureListeners = new Set<(error: unknown) => void>();
+
+/** Calls `listener` after each failed Redis call; returns the function that unsubscribes it. */
+export function onRedisFailure(listener: (error: unknown) => void): () => void {
+  failureListeners.add(listener);
+  return () => failureListeners.delete(listener);
+}
+
+/** True for errors that come from Redis or the connection to it (ioredis), as opposed to our own code. */
+export function isRedisFailure(error: unknown): boolean {
+  if (error instanceof ReplyError) return true;
+  if (!(error instanceof Error)) return false;
+  return /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect E|read E|write E)/.test(
+    error.message,
+  );
+}
 
 /** The device grant's scripts (src/store/lua/; each file's header states its KEYS and ARGV). */
 const scripts = {
@@ -25,7 +49,9 @@ export function redisOptions(overrides: RedisOptions = {}): RedisOptions {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 2_000,
+    // Issue 10: a hung Redis (SIGSTOP, a long script elsewhere) must give a 503 within 1 s of the
+    // request; a request may wait on one command before it fails, so well under a second.
+    commandTimeout: 500,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     ...overrides,
@@ -37,26 +63,43 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
   const redis = new Redis(url, redisOptions(options));
   // Connection errors surface as rejected commands (503); without a listener ioredis would log them.
   redis.on('error', () => {});
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (error) {
+    // Do not leave a reconnecting client behind a failed start.
+    redis.disconnect();
+    throw error;
+  }
   return redis;
 }
 
 /**
- * Runs one Redis call. Redis unreachable (down, timeout, refused) becomes a retryable 503 for the
- * client; an error reply from Redis itself (a script fault) is ours and stays a 500.
+ * Runs one Redis call, timed for /metrics. Any failure — Redis down, hung (command timeout), refusing
+ * writes (OOM at maxmemory, READONLY replica) or a reply we did not expect — becomes a retryable 503
+ * `temporarily_unavailable` (RFC 6749 §4.1.2.1 / §5.2 usage) for the client; the cause is kept for
+ * the logs, whose serializer drops command arguments.
  */
 export function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
   // Not async/await: this wraps every Redis call, a poll's included.
+  const started = performance.now();
   let pending: Promise<T>;
   try {
     pending = command();
   } catch (error) {
     pending = Promise.reject(error);
   }
-  return pending.catch((error: unknown) => {
-    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
-    throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
-  });
+  return pending.then(
+    (result) => {
+      redisCommandDuration.observe((performance.now() - started) / 1000);
+      return result;
+    },
+    (error: unknown) => {
+      redisCommandDuration.observe((performance.now() - started) / 1000);
+      redisErrors.inc({ kind: error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message) ? 'reply' : 'unavailable' });
+      for (const listener of failureListeners) listener(error);
+      throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
+    },
+  );
 }
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {

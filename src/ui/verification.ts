@@ -10,6 +10,8 @@ import { InvalidRequestError, TemporarilyUnavailableError } from '../domain/erro
 import type { UserDirectory } from '../domain/users.js';
 import { readForm } from '../http/form.js';
 import type { DeviceGrant, DeviceGrantRepository } from '../store/repository.js';
+import { isRedisFailure } from '../store/redis.js';
+import { grantOutcomes } from '../metrics.js';
 import type { Html } from './html.js';
 import type { FailedAttemptLimiter } from './limiter.js';
 import { codeEntryPage, confirmationPage, type Outcome, outcomePage, type PageFrame, signInPage } from './pages.js';
@@ -151,6 +153,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
       deps.clock.now(),
     );
     state.session = { ...state.session, userCode: null };
+    if (outcome === 'approved' || outcome === 'denied') grantOutcomes.inc({ outcome });
     deps.logger.info({ event: 'device_decision', decision, outcome, subject: state.subject }, 'device grant decided');
     const page: Outcome = outcome === 'approved' ? 'approved' : outcome === 'denied' ? 'denied' : 'invalid';
     render(ctx, state, page === 'invalid' ? 400 : 200, outcomePage(frame(state), page));
@@ -232,7 +235,7 @@ function pageErrors(deps: VerificationDeps) {
       } else if (error instanceof InvalidRequestError) {
         status = error.status;
         page = outcomePage(pageFrame, 'bad_request', 'The form could not be read.');
-      } else if (error instanceof TemporarilyUnavailableError) {
+      } else if (error instanceof TemporarilyUnavailableError || isRedisFailure(error)) {
         status = 503;
       } else {
         deps.logger.error({ err: error, path: ctx.path }, 'verification page failed');
