@@ -107,6 +107,8 @@ export async function serveMetrics(ctx: Context): Promise<void> {
 }
 
 const METHOD_LABELS = new Set(['GET', 'POST', 'HEAD']);
+const TOKEN_PATH = endpoints.token.openapi.path;
+const DEVICE_AUTHORIZATION_PATH = endpoints.deviceAuthorization.openapi.path;
 
 /**
  * First middleware: the client IP (TRUST_PROXY rule), `Connection: close` while draining, and the
@@ -132,8 +134,8 @@ function observeRequests(
       const method = METHOD_LABELS.has(ctx.method) ? ctx.method : 'other';
       httpRequests.inc({ route: String(route), method, status: ctx.status });
       httpRequestDuration.observe({ route: String(route), method }, (performance.now() - started) / 1000);
-      if (ctx.path === '/token' && ctx.state.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(ctx);
-      if (ctx.path === '/device_authorization' && ctx.status === 200) grantOutcomes.inc({ outcome: 'issued' });
+      if (ctx.path === TOKEN_PATH && ctx.state.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(ctx);
+      if (ctx.path === DEVICE_AUTHORIZATION_PATH && ctx.status === 200) grantOutcomes.inc({ outcome: 'issued' });
     }
   };
 }

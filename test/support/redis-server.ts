@@ -16,6 +16,10 @@ export interface TestRedis {
   readonly canRestart: boolean;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +36,12 @@ export async function startTestRedis(): Promise<TestRedis> {
       canRestart: false,
       stop: () => Promise.reject(new Error('cannot stop an external Redis')),
       start: () => Promise.reject(new Error('cannot start an external Redis')),
+      pause: () => {
+        throw new Error('cannot pause an external Redis');
+      },
+      resume: () => {
+        throw new Error('cannot resume an external Redis');
+      },
       close: async () => {},
     };
   }
@@ -47,12 +57,22 @@ export async function startTestRedis(): Promise<TestRedis> {
   };
   const stop = async () => {
     if (!child || child.exitCode !== null) return;
+    child.kill('SIGCONT'); // a paused server must not stay stopped forever if SIGKILL raced
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix, canRestart: true, stop, start, close: stop };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    prefix: uniquePrefix,
+    canRestart: true,
+    stop,
+    start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
+    close: stop,
+  };
 }
 
 function uniquePrefix(): string {
