@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
@@ -184,6 +185,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     app.callback(),
   );
   server.maxConnections = operations.maxConnections;
+  server.on('clientError', answerUnparseableRequest);
   await listen(server, config.port, config.host);
   const metricsServer = operations.metricsPort === undefined ? undefined : createServer(metricsOnly);
   if (metricsServer) await listen(metricsServer, operations.metricsPort!, config.host);
@@ -233,6 +235,33 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Node's parser errors, as Node would answer them but with an RFC 6749 §5.2 JSON body. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+};
+
+/**
+ * A request the HTTP parser refused (headers too large, malformed, too slow) never reaches Koa;
+ * Node's default answer has no body. Every answer here is JSON like the rest, so a client of the
+ * OAuth endpoints always gets an `error` it can read (RFC 6749 §5.2).
+ */
+function answerUnparseableRequest(error: Error & { code?: string }, socket: Duplex): void {
+  // As Node's default handler: nothing is written once a response has begun on this socket.
+  const responding = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || responding?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: reason.toLowerCase() });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** METRICS_PORT's listener: /metrics and nothing else. */
