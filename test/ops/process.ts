@@ -38,9 +38,12 @@ export async function spawnDevicegate(env: Record<string, string>): Promise<Devi
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  while (!output.includes('devicegate listening')) {
+  // Started = /readyz answers 200 (whatever LOG_LEVEL hides).
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`devicegate exited ${child.exitCode}: ${output}`);
     if (Date.now() > deadline) throw new Error(`devicegate did not start: ${output}`);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { url: `http://127.0.0.1:${port}`, child, output: () => output, exited };

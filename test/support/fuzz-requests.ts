@@ -69,13 +69,20 @@ const contentType = fc.constantFrom(
   'application/x-www-form-urlencoded;;;', '*/*', 'garbage',
 );
 
-const authorization = fc.oneof(
-  fc.constant(undefined),
-  fc.constant(undefined),
-  fc.tuple(fc.constantFrom('demo-cli', 'basic-service', 'post-service', 'nobody', ''), nastyString).map(
+const basicFor = (ids: string[]) =>
+  fc.tuple(fc.constantFrom(...ids), nastyString).map(
     ([id, secret]) => `Basic ${Buffer.from(`${percentEncode(id)}:${percentEncode(secret)}`).toString('base64')}`,
-  ),
-  fc.constantFrom('Basic', 'Basic !!!', 'Basic Og==', 'Bearer abc', 'basic ' + Buffer.from('x').toString('base64'), 'Basic ' + 'A'.repeat(10_000)),
+  );
+
+// Confidential clients are rarer: each wrong secret costs a password hash on the server.
+const authorization = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 3, arbitrary: basicFor(['demo-cli', 'nobody', '']) },
+  { weight: 1, arbitrary: basicFor(['basic-service', 'post-service']) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('Basic', 'Basic !!!', 'Basic Og==', 'Bearer abc', 'basic ' + Buffer.from('x').toString('base64'), 'Basic ' + 'A'.repeat(10_000)),
+  },
 );
 
 const printableHeaderValue = fc.string({ maxLength: 60 }).map((text) => text.replace(/[^\x20-\x7E]/g, ''));
