@@ -25,6 +25,8 @@ interface Sample {
 
 describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; readiness follows; logs stay clean', () => {
   let redis: TestRedis;
+  /** An empty primary the test Redis is made a replica of: writes then answer READONLY. */
+  let primary: TestRedis;
   let admin: Redis;
   let server: RunningServer;
   let logText = '';
@@ -33,6 +35,7 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
 
   beforeAll(async () => {
     redis = await startTestRedis();
+    primary = await startTestRedis();
     admin = new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => 200, enableOfflineQueue: false });
     admin.on('error', () => {});
     const port = await freePort();
@@ -61,6 +64,7 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
     await server?.close();
     admin?.disconnect();
     await redis?.close();
+    await primary?.close();
   });
 
   async function timed(what: string, path: string, init: RequestInit = {}): Promise<Sample> {
@@ -136,7 +140,7 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
     }
   }
 
-  it('kill, hang (SIGSTOP) and maxmemory: 503s within 1 s, readiness false then true, recovery', async () => {
+  it('kill, hang (SIGSTOP), maxmemory and READONLY replica: 503s within 1 s, readiness false then true, recovery', async () => {
     // A real token to introspect during the load (and to look for in the logs afterwards).
     await authorize();
     const store = await RedisDeviceGrantRepository.connect(redis.url);
@@ -156,6 +160,14 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
         name: 'maxmemory',
         inject: async () => void (await admin.config('SET', 'maxmemory', '1')),
         heal: async () => void (await admin.config('SET', 'maxmemory', '0')),
+      },
+      {
+        name: 'read-only replica',
+        inject: async () => {
+          const { port } = new URL(primary.url);
+          await admin.call('REPLICAOF', '127.0.0.1', port);
+        },
+        heal: async () => void (await admin.call('REPLICAOF', 'NO', 'ONE')),
       },
     ];
     for (const fault of faults) {
@@ -179,8 +191,8 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
 
     // Each outage is logged once when it starts and once when it ends, not per request.
     const events = logText.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event?: string });
-    expect(events.filter((e) => e.event === 'redis_outage_start')).toHaveLength(3);
-    expect(events.filter((e) => e.event === 'redis_outage_end')).toHaveLength(3);
+    expect(events.filter((e) => e.event === 'redis_outage_start')).toHaveLength(faults.length);
+    expect(events.filter((e) => e.event === 'redis_outage_end')).toHaveLength(faults.length);
     // No error line carries a code, a token or a secret this test handled.
     expect(secrets.size).toBeGreaterThan(10);
     for (const secret of secrets) expect(logText.includes(secret), `log contains a secret`).toBe(false);
