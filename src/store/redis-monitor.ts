@@ -2,14 +2,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { onRedisFailure } from './redis.js';
 
+/** Consecutive failed probes that make an outage (then /readyz answers 503). */
+const FAILED_PROBES_FOR_AN_OUTAGE = 2;
+
 /**
  * Whether Redis takes writes right now, for /readyz: a cached state, refreshed by a probe every
  * `intervalMs` and at once after any failed Redis call. The probe is a write (SET … PX) because
  * a Redis that answers PING can still refuse every write (OOM at maxmemory, a READONLY replica
- * after failover). An outage is logged once when it starts and once when it ends — never per request.
+ * after failover). Two failed probes in a row make an outage, so one probe that timed out on a
+ * saturated CPU does not flap readiness; a real outage is seen within about a second. An outage is logged once when it starts and once when it ends — never per request.
  */
 export class RedisMonitor {
   private healthy = true;
+  /** Probes that failed in a row: one alone (a probe timed out on a saturated event loop) is not an outage. */
+  private failuresInARow = 0;
   private downSince: number | null = null;
   private probing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -51,7 +57,9 @@ export class RedisMonitor {
     return this.probing;
   }
 
-  private record(healthy: boolean, error: unknown): void {
+  private record(probeSucceeded: boolean, error: unknown): void {
+    this.failuresInARow = probeSucceeded ? 0 : this.failuresInARow + 1;
+    const healthy = probeSucceeded || this.failuresInARow < FAILED_PROBES_FOR_AN_OUTAGE;
     if (healthy === this.healthy) return;
     this.healthy = healthy;
     if (!healthy) {
