@@ -130,14 +130,31 @@ function observeRequests(
       // Draining (checked when the answer is ready, so requests that began before SIGTERM count too):
       // RFC 9112 §9.6, tell the keep-alive client this connection ends with this response.
       if (operations?.isDraining() && !ctx.headerSent) ctx.set('Connection', 'close');
-      const route = knownRoutes.has(ctx.path) ? ctx.path : ((ctx as { _matchedRoute?: unknown })._matchedRoute ?? 'unmatched');
+      const route = knownRoutes.has(ctx.path) ? ctx.path : String((ctx as { _matchedRoute?: unknown })._matchedRoute ?? 'unmatched');
       const method = METHOD_LABELS.has(ctx.method) ? ctx.method : 'other';
-      httpRequests.inc({ route: String(route), method, status: ctx.status });
-      httpRequestDuration.observe({ route: String(route), method }, (performance.now() - started) / 1000);
+      requestSeries(route, method, ctx.status).observe(performance.now() - started);
       if (ctx.path === TOKEN_PATH && ctx.state.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(ctx);
       if (ctx.path === DEVICE_AUTHORIZATION_PATH && ctx.status === 200) grantOutcomes.inc({ outcome: 'issued' });
     }
   };
+}
+
+/**
+ * The counter and histogram children of one (route, method, status), looked up once: prom-client
+ * hashes the label object on every inc()/observe(), which a poll would otherwise pay twice. Bounded:
+ * routes and methods are fixed sets, statuses a few dozen.
+ */
+const seriesCache = new Map<string, { observe(ms: number): void }>();
+function requestSeries(route: string, method: string, status: number): { observe(ms: number): void } {
+  const key = `${route} ${method} ${status}`;
+  let series = seriesCache.get(key);
+  if (series === undefined) {
+    const count = httpRequests.labels(route, method, String(status));
+    const duration = httpRequestDuration.labels(route, method);
+    series = { observe: (ms) => (count.inc(), duration.observe(ms / 1000)) };
+    seriesCache.set(key, series);
+  }
+  return series;
 }
 
 /** RFC 8628 §3.5 answers to a device-code poll, and the grant outcomes a poll reveals. */

@@ -218,4 +218,19 @@ describe('Redis faults under load (issue 10 §5): 503 within 1 s, never 500; rea
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(3_000);
   });
+
+  it('cuts a request whose body never arrives close to HTTP_REQUEST_TIMEOUT_MS (2 s here)', async () => {
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    const started = performance.now();
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    await new Promise((resolve) => socket.once('close', resolve));
+    const elapsed = performance.now() - started;
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(elapsed).toBeGreaterThanOrEqual(1_900);
+    expect(elapsed).toBeLessThan(4_000);
+  });
 });
