@@ -30,9 +30,16 @@ module.exports = {
     {
       name: 'store-implements-the-domain',
       severity: 'error',
-      comment: 'Stores import only the domain (and themselves).',
+      comment: 'Stores import only the domain (and themselves), plus the metrics registry (Redis latency and errors).',
       from: { path: '^src/store/' },
-      to: { path: '^src/', pathNot: '^src/(store|domain)/' },
+      to: { path: '^src/', pathNot: '^src/((store|domain)/|metrics\\.ts$)' },
+    },
+    {
+      name: 'observability-is-a-leaf',
+      severity: 'error',
+      comment: 'The metrics registry and the log serializer import nothing of src/, so every layer may use them.',
+      from: { path: '^src/(metrics|logging)\\.ts$' },
+      to: { path: '^src/' },
     },
     {
       name: 'app-is-transport-free',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { type ProxyTrust, parseProxyTrust } from './http/client-ip.js';
 
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT_TYPE = 'refresh_token';
@@ -160,10 +161,26 @@ const Environment = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DEVICEGATE_CONFIG: z.string().min(1).optional(),
   DEVICEGATE_DATA_DIR: z.string().min(1).optional(),
+  // ── Operations (issue 10: proxies, shutdown, faults, slow clients, metrics) ──
   TRUST_PROXY: z
-    .enum(['true', 'false', '1', '0'])
+    .string()
     .default('false')
-    .transform((v) => v === 'true' || v === '1'),
+    .transform((value, ctx) => {
+      const parsed = parseProxyTrust(value);
+      if ('error' in parsed) {
+        ctx.addIssue({ code: 'custom', message: `expected false, a hop count or comma-separated CIDRs: ${parsed.error}` });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  // ── end of operations block ──
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -177,10 +194,39 @@ export interface Config {
   /** Where generated signing keys are kept (mode 0700 directory, 0600 files). */
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof Environment>['LOG_LEVEL'];
-  /** Take the client IP and scheme from X-Forwarded-* (only behind a proxy that sets them). */
-  readonly trustProxy: boolean;
+  /**
+   * Which proxies may append to X-Forwarded-For; the client IP is the first untrusted hop from the
+   * right. `false` = none, `true` = 1 hop (the shape configs built in code used before).
+   */
+  readonly trustProxy: ProxyTrust | boolean;
+  /** Shutdown, slow clients, connection cap, Redis timeout, metrics listener; unset: the defaults. */
+  readonly operations?: OperationsConfig;
   readonly file: ConfigFile;
 }
+
+/** Times in milliseconds. */
+export interface OperationsConfig {
+  /** How long in-flight requests get to finish after SIGTERM/SIGINT before connections are cut. */
+  readonly shutdownTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** server.maxConnections: connections beyond it are closed at once. */
+  readonly maxConnections: number;
+  readonly redisCommandTimeoutMs: number;
+  /** Serve /metrics on a listener of its own (the main port then answers 404 there). */
+  readonly metricsPort: number | undefined;
+}
+
+export const DEFAULT_OPERATIONS: OperationsConfig = Object.freeze({
+  shutdownTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 10_000,
+  redisCommandTimeoutMs: 500,
+  metricsPort: undefined,
+});
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -191,6 +237,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsedEnv = Environment.safeParse(emptyToUndefined(env));
   if (!parsedEnv.success) throw new ConfigError(`invalid environment: ${describeIssues(parsedEnv.error)}`);
   const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL, TRUST_PROXY } = parsedEnv.data;
+  const operations: OperationsConfig = {
+    shutdownTimeoutMs: parsedEnv.data.SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: parsedEnv.data.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: parsedEnv.data.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: parsedEnv.data.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: parsedEnv.data.MAX_CONNECTIONS,
+    redisCommandTimeoutMs: parsedEnv.data.REDIS_COMMAND_TIMEOUT_MS,
+    metricsPort: parsedEnv.data.METRICS_PORT,
+  };
+  // Node requires headersTimeout <= requestTimeout (when both are set).
+  if (operations.headersTimeoutMs > operations.requestTimeoutMs) {
+    throw new ConfigError('invalid environment: HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
   // A relative jwks_path is relative to the config file, not to wherever the server was started.
@@ -204,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),
     logLevel: LOG_LEVEL,
     trustProxy: TRUST_PROXY,
+    operations,
     file,
   });
 }

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
-import { startServer } from './server.js';
+import { logSerializers } from './logging.js';
+import { StoreUnavailableError, startServer } from './server.js';
 
 // Entry point of `npm start`: read config once, start, stop cleanly on SIGINT/SIGTERM.
 let config: ReturnType<typeof loadConfig>;
@@ -12,16 +13,24 @@ try {
   process.exit(78); // EX_CONFIG
 }
 
-const logger = pino({ level: config.logLevel });
+const logger = pino({ level: config.logLevel, serializers: logSerializers });
 try {
   const server = await startServer(config, { logger });
   logger.info(
     { url: server.url, issuer: config.issuer, store: config.redisUrl ? 'redis' : 'memory', config: config.configPath },
     'devicegate listening',
   );
+  // SIGTERM/SIGINT: drain (readiness false at once, requests in flight finish within
+  // SHUTDOWN_TIMEOUT_MS, Redis closed), then exit 0. A second signal does not cut the drain short;
+  // the drain timeout bounds it.
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    await server.close();
+    try {
+      await server.close();
+    } catch (error) {
+      logger.error({ err: error }, 'error while shutting down');
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.once('SIGINT', stop);
@@ -31,6 +40,12 @@ try {
   if (error instanceof ConfigError) {
     process.stderr.write(`devicegate: ${error.message}\n`);
     process.exit(78);
+  }
+  if (error instanceof StoreUnavailableError) {
+    // Start-up with Redis down: exit with a clear message; the supervisor (systemd Restart=,
+    // Kubernetes) starts us again. Serving without the store would answer 503 to everything.
+    process.stderr.write(`devicegate: ${error.message}\n`);
+    process.exit(69); // EX_UNAVAILABLE
   }
   logger.fatal({ err: error }, 'devicegate could not start');
   process.exit(1);

@@ -1,10 +1,15 @@
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { type Config, ConfigError } from './config.js';
+import { type Config, ConfigError, DEFAULT_OPERATIONS } from './config.js';
+import { withRedactedErrors } from './logging.js';
+import { metricsRegistry, reportReadinessFrom } from './metrics.js';
+import { RedisMonitor } from './store/redis/monitor.js';
 import { ensurePrivateFile } from './data-dir.js';
 import { UserDirectory } from './domain/users.js';
 import { FailedAttemptLimiter } from './ui/limiter.js';
@@ -15,7 +20,7 @@ import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
 import { MemoryDeviceGrantRepository } from './store/memory/grants.js';
-import { connectRedis } from './store/redis/connection.js';
+import { connectRedis, isRedisFailure, setRedisCallTimeout } from './store/redis/connection.js';
 import { RedisDeviceGrantRepository } from './store/redis/grants.js';
 import type { DeviceGrantRepository } from './domain/grant-repository.js';
 import { MemoryTokenRepository } from './store/memory/tokens.js';
@@ -37,8 +42,16 @@ export interface Stores {
 
 export interface RunningServer {
   readonly url: string;
+  /** Where /metrics is served when METRICS_PORT gives it a listener of its own. */
+  readonly metricsUrl?: string;
   readonly stores: Stores;
   readonly services: Services;
+  /** What /readyz answers: the store takes writes and the server is not draining. */
+  isReady(): boolean;
+  /**
+   * Graceful: readiness false at once, stop accepting, let requests in flight finish (at most
+   * SHUTDOWN_TIMEOUT_MS), close idle keep-alive connections, then close the store. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -59,10 +72,35 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
       await tokens.close();
     } };
   }
-  const redis = await connectRedis(config.redisUrl);
+  let redis: Redis;
+  try {
+    setRedisCallTimeout((config.operations ?? DEFAULT_OPERATIONS).redisCommandTimeoutMs);
+    redis = await connectRedis(config.redisUrl);
+  } catch (error) {
+    // Start-up with Redis down exits (69, EX_UNAVAILABLE) with this message; the supervisor retries.
+    throw new StoreUnavailableError(
+      `cannot reach Redis at ${redisHostForMessages(config.redisUrl)} (${(error as Error).message.slice(0, 120)}); ` +
+        'start Redis first — devicegate does not serve without its store',
+    );
+  }
   const grants = new RedisDeviceGrantRepository(redis);
   const tokens = new RedisTokenRepository(redis, undefined, { ownsConnection: false });
   return { grants, tokens, redis, close: () => grants.close() };
+}
+
+/** Redis was unreachable at start-up. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** host:port only: a REDIS_URL may carry a password. */
+function redisHostForMessages(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return '(REDIS_URL)';
+  }
 }
 
 /** The key that signs session cookies: 32 random bytes kept in the data directory (0600). */
@@ -76,7 +114,8 @@ async function loadSessionKey(dataDir: string): Promise<Buffer> {
 /** Wires config → stores, keys → services → Koa and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = withRedactedErrors(options.logger ?? pino({ level: config.logLevel }));
+  const operations = config.operations ?? DEFAULT_OPERATIONS;
   const keys = await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
   const stores = options.stores ?? (await openStores(config, clock));
   const accessTokens = new AccessTokenIssuer(keys, {
@@ -116,23 +155,128 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     settings: verification,
     clock,
     logger,
+    isStoreFailure: isRedisFailure,
   });
-  const app = createApp({ services, pages, logger, trustProxy: config.trustProxy });
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(config.port, config.host, () => resolve(listening)).once('error', reject);
+  // Readiness (issue 10 §6): the store takes writes (a cached probe, src/store/redis/monitor.ts) and
+  // we are not draining.
+  let draining = false;
+  const monitor = stores.redis
+    ? new RedisMonitor(stores.redis, `${stores.keyPrefix ?? 'devicegate:'}health:${randomBytes(6).toString('hex')}`, logger)
+    : undefined;
+  if (monitor) {
+    await monitor.probe();
+    monitor.start();
+  }
+  const isReady = () => !draining && (monitor?.up ?? true);
+  reportReadinessFrom(isReady);
+
+  const app = createApp({
+    services,
+    pages,
+    logger,
+    trustProxy: config.trustProxy,
+    isStoreFailure: isRedisFailure,
+    operations: { isReady, isDraining: () => draining, metricsOnMainPort: operations.metricsPort === undefined },
   });
-  // Slow-loris guard: a client gets this long to send a request.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  const { port } = server.address() as AddressInfo;
+  const server = createServer(
+    {
+      // Slow clients: Node checks these timeouts only every connectionsCheckingInterval (30 s by
+      // default); check often so a slow-loris connection is cut close to the setting.
+      headersTimeout: operations.headersTimeoutMs,
+      requestTimeout: operations.requestTimeoutMs,
+      keepAliveTimeout: operations.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(500, Math.ceil(operations.headersTimeoutMs / 4)),
+    },
+    app.callback(),
+  );
+  server.maxConnections = operations.maxConnections;
+  server.on('clientError', answerUnparseableRequest);
+  await listen(server, config.port, config.host);
+  const metricsServer = operations.metricsPort === undefined ? undefined : createServer(metricsOnly);
+  if (metricsServer) await listen(metricsServer, operations.metricsPort!, config.host);
+
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
+  const drain = async () => {
+    draining = true;
+    logger.info({ event: 'drain_start', openConnections: await openConnections() }, 'draining: no new connections');
+    // Stop listening, but not http.Server#close(): that also closes idle connections at once, and a
+    // connection whose request bytes have arrived but are not parsed yet counts as idle. One
+    // loop turn later those requests are in flight and only truly idle connections are closed.
+    const allClosed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.closeIdleConnections();
+    // Requests in flight finish (their responses carry Connection: close); past the drain timeout
+    // whatever is left is cut.
+    const deadline = setTimeout(() => {
+      logger.warn({ event: 'drain_timeout', timeoutMs: operations.shutdownTimeoutMs }, 'drain timed out: closing connections');
+      server.closeAllConnections();
+    }, operations.shutdownTimeoutMs);
+    await allClosed;
+    clearTimeout(deadline);
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    monitor?.stop();
+    await stores.close();
+    logger.info({ event: 'drain_end' }, 'drained: every request answered, store closed');
+  };
+  const openConnections = () => new Promise<number>((resolve) => server.getConnections((_, count) => resolve(count ?? 0)));
   return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    url: `http://${hostForUrl}:${(server.address() as AddressInfo).port}`,
+    metricsUrl: metricsServer ? `http://${hostForUrl}:${(metricsServer.address() as AddressInfo).port}/metrics` : undefined,
     stores,
     services,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await stores.close();
+    isReady,
+    close() {
+      closing ??= drain();
+      return closing;
     },
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject).listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Node's parser errors, as Node would answer them but with an RFC 6749 §5.2 JSON body. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+};
+
+/**
+ * A request the HTTP parser refused (headers too large, malformed, too slow) never reaches Koa;
+ * Node's default answer has no body. Every answer here is JSON like the rest, so a client of the
+ * OAuth endpoints always gets an `error` it can read (RFC 6749 §5.2).
+ */
+function answerUnparseableRequest(error: Error & { code?: string }, socket: Duplex): void {
+  // As Node's default handler: nothing is written once a response has begun on this socket.
+  const responding = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || responding?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: reason.toLowerCase() });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** METRICS_PORT's listener: /metrics and nothing else. */
+function metricsOnly(request: IncomingMessage, response: ServerResponse): void {
+  if (request.url !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
+    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+    return;
+  }
+  metricsRegistry.metrics().then(
+    (text) => response.writeHead(200, { 'Content-Type': metricsRegistry.contentType, 'Cache-Control': 'no-store' }).end(text),
+    () => response.writeHead(500).end(),
+  );
 }

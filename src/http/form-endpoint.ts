@@ -21,6 +21,7 @@ export function formEndpoint<Input extends z.ZodObject, Output extends z.ZodType
   return async function handleForm(ctx: Context): Promise<void> {
     const basic = parseBasicCredentials(ctx.get('authorization') || undefined);
     const input = endpoint.input.parse(formToInput(endpoint.input, await readForm(ctx)));
+    ctx.state.grantType = (input as { grant_type?: unknown }).grant_type; // for the poll metrics (src/http/app.ts)
     const result = await endpoint.run(requestContext(services, ctx, basic), input);
     setNoStore(ctx);
     setJsonBody(ctx, checkedOutput(endpoint, result));

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { OAuthErrorBody } from '../contracts/oauth-error.js';
-import { InvalidRequestError, OAuthError, ServerError } from '../domain/errors.js';
+import { InvalidRequestError, OAuthError, ServerError, TemporarilyUnavailableError } from '../domain/errors.js';
 import { setJsonBody } from './json-body.js';
 
 /** RFC 6749 §5.1: token and error responses must not be cached. */
@@ -15,12 +15,13 @@ export function setNoStore(ctx: Context): void {
  * The one place errors become responses: RFC 6749 §5.2 bodies, exact statuses, no stack traces.
  * Anything that is not an OAuth error is our fault: logged, answered as a bare server_error.
  */
-export function oauthErrorRenderer(logger: Logger) {
+export function oauthErrorRenderer(logger: Logger, isStoreFailure: (error: unknown) => boolean = () => false) {
   return async function renderOAuthErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (thrown) {
-      const error = toOAuthError(thrown);
+      const error = toOAuthError(thrown, isStoreFailure);
+      ctx.state.oauthError = error.error; // for the poll-answer metric
       if (error instanceof ServerError) logger.error({ err: thrown, path: ctx.path }, 'unhandled error');
       renderOAuthError(ctx, error);
     }
@@ -36,9 +37,11 @@ function renderOAuthError(ctx: Context, error: OAuthError): void {
   setJsonBody(ctx, body);
 }
 
-function toOAuthError(thrown: unknown): OAuthError {
+function toOAuthError(thrown: unknown, isStoreFailure: (error: unknown) => boolean): OAuthError {
   if (thrown instanceof OAuthError) return thrown;
   if (thrown instanceof z.ZodError) return fromZodError(thrown);
+  // A store failure that escaped the repositories (issue 10: any store fault is a 503, never a 500).
+  if (isStoreFailure(thrown)) return new TemporarilyUnavailableError('the store is unavailable; retry shortly', { cause: thrown });
   const status = (thrown as { status?: unknown; expose?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500 && (thrown as { expose?: unknown }).expose) {
     return new InvalidRequestError((thrown as Error).message, status);

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { limiterKeyPrefix } from '../store/redis/key-names.js';
 import { callRedis } from '../store/redis/connection.js';
+import { limiterRejections } from '../metrics.js';
 
 export interface AttemptPolicy {
   readonly per_ip: number;
@@ -32,7 +33,7 @@ export class FailedAttemptLimiter {
   /** On Redis, an unreachable store is a 503 (retry shortly), as for the grants; not a 500. */
   private readonly call: <T>(operation: () => Promise<T>) => Promise<T>;
 
-  constructor(name: string, policy: AttemptPolicy, store: { redis?: Redis | undefined; keyPrefix?: string | undefined } = {}) {
+  constructor(private readonly name: string, policy: AttemptPolicy, store: { redis?: Redis | undefined; keyPrefix?: string | undefined } = {}) {
     const { redis, keyPrefix = 'devicegate:' } = store;
     const make = (scope: 'ip' | 'account', points: number) => {
       const options = { keyPrefix: limiterKeyPrefix(keyPrefix, name, scope), points, duration: policy.window };
@@ -51,6 +52,7 @@ export class FailedAttemptLimiter {
       this.call(() => Promise.all(which.map(([limiter, key]) => limiter.reward(key, 1)))).then(() => undefined);
     const refused = results.filter((result) => !result.taken);
     if (refused.length) {
+      limiterRejections.inc({ limiter: this.name });
       // Refused: this attempt does not happen, so a point taken from the other budget goes back.
       await refund(takes.filter((_, i) => results[i]!.taken));
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(...refused.map((r) => r.msBeforeNext)) / 1000)) };

@@ -11,6 +11,7 @@ import { readForm } from '../http/form.js';
 import type { DeviceGrant } from '../domain/device-grant.js';
 import type { DeviceGrantRepository } from '../domain/grant-repository.js';
 import { isDecidable } from '../domain/poll-policy.js';
+import { grantOutcomes } from '../metrics.js';
 import type { Html } from './html.js';
 import type { FailedAttemptLimiter } from './limiter.js';
 import { codeEntryPage, confirmationPage, type Outcome, outcomePage, type PageFrame, signInPage } from './pages.js';
@@ -27,6 +28,8 @@ export interface VerificationDeps {
   readonly settings: ConfigFile['verification'];
   readonly clock: Clock;
   readonly logger: Logger;
+  /** True for a store failure that escaped the repositories (shown as the 503 page, never a 500). */
+  readonly isStoreFailure: (error: unknown) => boolean;
 }
 
 const STYLESHEET = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
@@ -150,6 +153,7 @@ export function verificationHandlers(deps: VerificationDeps) {
       deps.clock.now(),
     );
     state.session = { ...state.session, userCode: null };
+    if (outcome === 'approved' || outcome === 'denied') grantOutcomes.inc({ outcome });
     deps.logger.info({ event: 'device_decision', decision, outcome, subject: state.subject }, 'device grant decided');
     const page: Outcome = outcome === 'approved' ? 'approved' : outcome === 'denied' ? 'denied' : 'invalid';
     render(ctx, state, page === 'invalid' ? 400 : 200, outcomePage(frame(state), page));
@@ -241,7 +245,7 @@ function pageErrors(deps: VerificationDeps) {
       } else if (error instanceof InvalidRequestError) {
         status = error.status;
         page = outcomePage(pageFrame, 'bad_request', 'The form could not be read.');
-      } else if (error instanceof TemporarilyUnavailableError) {
+      } else if (error instanceof TemporarilyUnavailableError || deps.isStoreFailure(error)) {
         status = 503;
       } else {
         deps.logger.error({ err: error, path: ctx.path }, 'verification page failed');

@@ -14,6 +14,10 @@ export interface TestRedis {
   prefix(): string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -30,12 +34,21 @@ export async function startTestRedis(): Promise<TestRedis> {
   };
   const stop = async () => {
     if (!child || child.exitCode !== null) return;
+    child.kill('SIGCONT'); // a paused server must not stay stopped forever if SIGKILL raced
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix, stop, start, close: stop };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    prefix: uniquePrefix,
+    stop,
+    start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
+    close: stop,
+  };
 }
 
 function uniquePrefix(): string {

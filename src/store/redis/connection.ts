@@ -1,19 +1,57 @@
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { TemporarilyUnavailableError } from '../../domain/errors.js';
+import { redisCommandDuration, redisErrors } from '../../metrics.js';
 
-/** Error replies that mean "not now" (restart, failover, busy script), not a fault of ours. */
-const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+/**
+ * Error replies that mean "not now" (restart, failover, memory full, busy script). Every Redis failure
+ * becomes a 503 for the client (issue 10: never a 500); these ones are expected in operation, any
+ * other reply is counted as a "reply" error too and still answered 503, because retrying later is
+ * all a client can do either way.
+ */
+const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS|MISCONF)\b/;
+
+/** Listeners told about every failed Redis call (the readiness monitor probes at once). */
+const failureListeners = new Set<(error: unknown) => void>();
+
+/** Calls `listener` after each failed Redis call; returns the function that unsubscribes it. */
+export function onRedisFailure(listener: (error: unknown) => void): () => void {
+  failureListeners.add(listener);
+  return () => failureListeners.delete(listener);
+}
+
+/** True for errors that come from Redis or the connection to it (ioredis), as opposed to our own code. */
+export function isRedisFailure(error: unknown): boolean {
+  if (error instanceof ReplyError) return true;
+  if (!(error instanceof Error)) return false;
+  return /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect E|read E|write E)/.test(
+    error.message,
+  );
+}
+
+/**
+ * How long one Redis call may take before the client gets a 503 (REDIS_COMMAND_TIMEOUT_MS). Issue 10:
+ * a hung Redis (SIGSTOP, a long script elsewhere) must give a 503 within 1 s of the request.
+ */
+let callTimeoutMs = 500;
+
+/** Sets the per-call deadline of callRedis (from config, at start-up). */
+export function setRedisCallTimeout(ms: number): void {
+  callTimeoutMs = ms;
+}
 
 /**
  * Connection settings chosen so that a Redis outage yields a fast 503, never a hung request: no
- * offline queue (commands fail at once while disconnected), one retry, a command timeout.
+ * offline queue (commands fail at once while disconnected), one retry. The deadline a client sees is
+ * callRedis's; ioredis's own commandTimeout is only a backstop that clears commands a hung Redis never
+ * answers, because it rejects a command whose reply is already waiting in the socket whenever the event
+ * loop was busy for longer than the timeout (timers run before I/O): a consumed grant's answer was lost.
  */
 export function redisOptions(overrides: RedisOptions = {}): RedisOptions {
   return {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 2_000,
+    commandTimeout: 5_000,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     ...overrides,
@@ -25,24 +63,75 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
   const redis = new Redis(url, redisOptions(options));
   // Connection errors surface as rejected commands (503); without a listener ioredis would log them.
   redis.on('error', () => {});
-  await redis.connect();
+  try {
+    await redis.connect();
+  } catch (error) {
+    // Do not leave a reconnecting client behind a failed start.
+    redis.disconnect();
+    throw error;
+  }
   return redis;
 }
 
 /**
- * Runs one Redis call. Redis unreachable (down, timeout, refused) becomes a retryable 503 for the
- * client; an error reply from Redis itself (a script fault) is ours and stays a 500.
+ * `pending`, or a "Command timed out" failure after the call deadline. The deadline gives way to I/O
+ * first (setImmediate runs after the poll phase): after a busy event loop, a reply that already
+ * arrived wins over a deadline that passed meanwhile.
+ */
+export function withRedisDeadline<T>(pending: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const deadline = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error('Command timed out'));
+        }),
+      callTimeoutMs,
+    );
+    pending.then(
+      (result) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(result);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Runs one Redis call, timed for /metrics. Any failure — Redis down, hung (past the call deadline),
+ * refusing writes (OOM at maxmemory, READONLY replica) or a reply we did not expect — becomes a
+ * retryable 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1 / §5.2 usage) for the client; the cause is
+ * kept for the logs, whose serializer drops command arguments.
  */
 export function callRedis<T>(store: string, command: () => Promise<T>): Promise<T> {
   // Not async/await: this wraps every Redis call, a poll's included.
+  const started = performance.now();
   let pending: Promise<T>;
   try {
     pending = command();
   } catch (error) {
     pending = Promise.reject(error);
   }
-  return pending.catch((error: unknown) => {
-    if (error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message)) throw error;
-    throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
-  });
+  return withRedisDeadline(pending).then(
+    (result) => {
+      redisCommandDuration.observe((performance.now() - started) / 1000);
+      return result;
+    },
+    (error: unknown) => {
+      redisCommandDuration.observe((performance.now() - started) / 1000);
+      redisErrors.inc({ kind: error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message) ? 'reply' : 'unavailable' });
+      for (const listener of failureListeners) listener(error);
+      throw new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error });
+    },
+  );
 }
