@@ -39,6 +39,18 @@ program
     process.stdout.write(`${await hashSecret(secret)}\n`);
   });
 
+program
+  .command('rotate-keys')
+  .description(
+    'Server side: publish a new access-token signing key in the key set shared through Redis (REDIS_URL, ' +
+      'DEVICEGATE_SECRET, DEVICEGATE_CONFIG as the server has them). It signs after key_rotation.activation_delay; ' +
+      'the old key stays published until its last token has expired.',
+  )
+  .action(async () => {
+    const { rotateKeys } = await import('./commands/rotate-keys.js');
+    process.exitCode = await rotateKeys(process.env, process.stdout, process.stderr);
+  });
+
 const issuerOption = (required: boolean) => {
   const option = new Option('--issuer <url>', 'the authorization server (its RFC 8414 issuer, exactly)').env('DEVICEGATE_ISSUER');
   return required ? option.makeOptionMandatory() : option;

@@ -8,6 +8,7 @@ import { endpoints } from '../trpc/endpoints.js';
 import { ExactRoutes } from './exact-routes.js';
 import { formEndpoint, jsonEndpoint } from './form-endpoint.js';
 import { oauthErrorRenderer } from './oauth-errors.js';
+import { requestIds } from './audit.js';
 
 export interface AppOptions {
   readonly services: Services;
@@ -49,6 +50,7 @@ export function createApp({ services, pages, logger, trustProxy = false }: AppOp
     ctx.body = redocPage;
   });
 
+  app.use(requestIds);
   app.use(oauthErrorRenderer(logger));
   app.use(baseSecurityHeaders);
   app.use(routes.middleware());

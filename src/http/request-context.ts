@@ -16,6 +16,11 @@ class HttpRequestContext implements RequestContext {
   ) {}
 
   /** Read only by the endpoint that records it (device authorization), not on every poll. */
+  /** Bound to this request's id and IP; made only when an event is recorded. */
+  get audit(): RequestContext['audit'] {
+    return this.services.audit?.forRequest(this.ctx);
+  }
+
   get requester(): RequestContext['requester'] {
     return { ip: this.ctx.ip || null, userAgent: this.ctx.get('user-agent').slice(0, 512) || null };
   }

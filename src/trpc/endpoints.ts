@@ -9,7 +9,7 @@ import { IntrospectionRequest, IntrospectionResponse, introspectionErrors } from
 import { RevocationRequest, RevocationResponse, revocationErrors } from '../contracts/revocation.js';
 import { TokenRequest, TokenResponse, tokenErrors } from '../contracts/token.js';
 import { authorizeDevice } from '../domain/device-authorization.js';
-import { InvalidClientError } from '../domain/errors.js';
+import { InvalidClientError, RateLimitedError } from '../domain/errors.js';
 import { introspectToken, revokeToken } from '../domain/token-admin.js';
 import { exchangeToken } from '../domain/token-grants.js';
 import type { RequestContext } from './trpc.js';
@@ -43,8 +43,41 @@ function endpoint<Input extends z.ZodObject, Output extends z.ZodType>(definitio
 }
 
 /** RFC 6749 §2.3: the client named by Basic or by the body, authenticated by its registered method. */
-function authenticatedClient(ctx: RequestContext, input: { client_id?: string | undefined; client_secret?: string | undefined }) {
-  return ctx.services.clients.authenticate({ basic: ctx.basic, clientId: input.client_id, clientSecret: input.client_secret });
+async function authenticatedClient(ctx: RequestContext, input: { client_id?: string | undefined; client_secret?: string | undefined }) {
+  try {
+    return await ctx.services.clients.authenticate({
+      basic: ctx.basic,
+      clientId: input.client_id,
+      clientSecret: input.client_secret,
+      ip: ctx.requester.ip,
+    });
+  } catch (error) {
+    if (error instanceof RateLimitedError) lockout(ctx, error, ctx.basic?.clientId ?? input.client_id);
+    throw error;
+  }
+}
+
+function lockout(ctx: RequestContext, error: RateLimitedError, clientId: string | undefined): void {
+  ctx.audit?.('lockout', { limiter: error.limiter, client_id: clientId ?? null, retry_after: error.retryAfterSeconds });
+}
+
+/**
+ * Each device authorization creates a grant in the store: bounded per client IP and per client so a
+ * flood cannot fill Redis (README, "Deploying it": the bound). Counted after authentication, so
+ * unknown clients never get a limiter key; failed authentications have their own limit.
+ */
+async function limitDeviceAuthorizations(ctx: RequestContext, clientId: string): Promise<void> {
+  const limiter = ctx.services.deviceAuthorizationLimiter;
+  if (!limiter) return;
+  const attempt = await limiter.attempt(ctx.requester.ip ?? 'unknown', clientId);
+  if (attempt.allowed) return;
+  const error = new RateLimitedError(
+    `too many device authorization requests; retry after ${attempt.retryAfterSeconds} seconds`,
+    attempt.retryAfterSeconds,
+    'device_authorization',
+  );
+  lockout(ctx, error, clientId);
+  throw error;
 }
 
 export const endpoints = {
@@ -62,12 +95,17 @@ export const endpoints = {
       successDescription: 'RFC 8628 §3.2 device authorization response',
     },
     oauthErrors: deviceAuthorizationErrors,
-    run: async (ctx, input) =>
-      authorizeDevice(ctx.services.deviceAuthorization, await authenticatedClient(ctx, input), {
+    run: async (ctx, input) => {
+      const client = await authenticatedClient(ctx, input);
+      await limitDeviceAuthorizations(ctx, client.client_id);
+      const response = await authorizeDevice(ctx.services.deviceAuthorization, client, {
         scope: input.scope,
         resource: input.resource,
         requester: ctx.requester,
-      }),
+      });
+      ctx.audit?.('issued', { client_id: client.client_id, subject: null, expires_in: response.expires_in });
+      return response;
+    },
   }),
 
   token: endpoint({
@@ -84,7 +122,7 @@ export const endpoints = {
       successDescription: 'RFC 6749 §5.1 token response',
     },
     oauthErrors: tokenErrors,
-    run: async (ctx, input) => await exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input),
+    run: async (ctx, input) => await exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input, ctx.audit),
   }),
 
   revoke: endpoint({
@@ -102,7 +140,7 @@ export const endpoints = {
     },
     oauthErrors: revocationErrors,
     run: async (ctx, input) => {
-      await revokeToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token);
+      await revokeToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token, ctx.audit);
       return {};
     },
   }),

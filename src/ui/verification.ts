@@ -15,6 +15,8 @@ import type { FailedAttemptLimiter } from './limiter.js';
 import { codeEntryPage, confirmationPage, type Outcome, outcomePage, type PageFrame, signInPage } from './pages.js';
 import { describeScopes } from './scopes.js';
 import type { Session, SessionCookies } from './session.js';
+import type { SessionRevocations } from './session-revocations.js';
+import type { AuditLog } from '../http/audit.js';
 
 export interface VerificationDeps {
   readonly grants: DeviceGrantRepository;
@@ -26,6 +28,9 @@ export interface VerificationDeps {
   readonly settings: ConfigFile['verification'];
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Sign-out everywhere (Redis) or in this process (memory); absent: sign-out clears this browser's cookie only. */
+  readonly sessionRevocations?: SessionRevocations;
+  readonly audit?: AuditLog;
 }
 
 const STYLESHEET = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
@@ -71,7 +76,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
   });
 
   router.get('/', async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     const typed = typeof ctx.query.user_code === 'string' ? ctx.query.user_code : undefined;
     const normalised = typed ? normaliseUserCode(typed) : null;
     const prefill = normalised ? formatUserCode(normalised) : typed?.slice(0, 32);
@@ -81,7 +86,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
   router.post('/', async (ctx) => {
     const { state, form } = await postedForm(ctx);
     const attempt = await deps.codeEntryLimiter.attempt(ctx.ip, state.subject);
-    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds, 'code_entry');
     const typed = form.get('user_code') ?? '';
     const userCode = normaliseUserCode(typed);
     if (!userCode) {
@@ -102,7 +107,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
   });
 
   router.get('/sign-in', async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     if (state.subject) return redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
     render(ctx, state, 200, signInPage(frame(state), {}));
   });
@@ -112,7 +117,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     const username = (form.get('username') ?? '').slice(0, 128);
     const password = form.get('password') ?? '';
     const attempt = await deps.signInLimiter.attempt(ctx.ip, username || null);
-    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds, 'sign_in');
     const subject = username && password ? await deps.users.authenticate(username, password) : null;
     if (subject) await attempt.notAFailure();
     else {
@@ -125,7 +130,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
   });
 
   router.get('/confirm', async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     if (!state.subject) return redirect(ctx, state, '/device/sign-in');
     const { userCode } = state.session;
     if (!userCode) return redirect(ctx, state, '/device');
@@ -152,12 +157,19 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     );
     state.session = { ...state.session, userCode: null };
     deps.logger.info({ event: 'device_decision', decision, outcome, subject: state.subject }, 'device grant decided');
+    if (deps.audit && (outcome === 'approved' || outcome === 'denied')) {
+      deps.audit.forRequest(ctx)(outcome, { client_id: await clientOf(userCode), subject: state.subject });
+    }
     const page: Outcome = outcome === 'approved' ? 'approved' : outcome === 'denied' ? 'denied' : 'invalid';
     render(ctx, state, page === 'invalid' ? 400 : 200, outcomePage(frame(state), page));
   });
 
   router.post('/sign-out', async (ctx) => {
     const { state } = await postedForm(ctx);
+    if (state.session.subject) {
+      await deps.sessionRevocations?.end(state.session);
+      deps.audit?.forRequest(ctx)('signed_out', { subject: state.session.subject });
+    }
     state.session = sessions.anonymous();
     state.subject = subjectFromHeader(ctx);
     redirect(ctx, state, '/device');
@@ -165,8 +177,10 @@ export function verificationRoutes(deps: VerificationDeps): Router {
 
   return router;
 
-  function pageState(ctx: Context): PageState {
-    const session = sessions.read(ctx);
+  async function pageState(ctx: Context): Promise<PageState> {
+    let session = sessions.read(ctx);
+    // A signed-in session that was signed out (on any instance) counts as none.
+    if (session.subject && (await deps.sessionRevocations?.isEnded(session))) session = sessions.anonymous();
     const state: PageState = { session, subject: subjectFromHeader(ctx) ?? session.subject };
     ctx.state.page = state;
     return state;
@@ -181,7 +195,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
 
   /** Every POST: a form body and a CSRF token bound to this browser's session. */
   async function postedForm(ctx: Context): Promise<{ state: PageState; form: Map<string, string> }> {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     const params = await readForm(ctx);
     const form = new Map([...params].map(([name, values]) => [name, values[0] ?? '']));
     if (!sessions.verifyCsrf(state.session, form.get('csrf'))) throw new CsrfError();
@@ -200,7 +214,13 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     ctx.body = page.value;
   }
 
-  function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number): void {
+  /** The client of the grant a decision was about (for the audit line); the grant stays findable after it. */
+  async function clientOf(userCode: string): Promise<string | null> {
+    return (await deps.grants.findByUserCode(userCode).catch(() => null))?.clientId ?? null;
+  }
+
+  function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number, limiter: string): void {
+    deps.audit?.forRequest(ctx)('lockout', { limiter, subject: state.subject, retry_after: retryAfterSeconds });
     ctx.set('Retry-After', String(retryAfterSeconds));
     render(ctx, state, 429, outcomePage(frame(state), 'rate_limited', minutes(retryAfterSeconds)));
   }
