@@ -22,5 +22,13 @@ export interface AuditFields {
   readonly [detail: string]: unknown;
 }
 
+/**
+ * How audit lines name a grant without a code: the first 16 characters (96 bits) of the SHA-256 of
+ * its device_code, i.e. of its Redis key name. Links issued → approved/denied → redeemed/expired.
+ */
+export function grantReference(deviceCodeHash: string): string {
+  return deviceCodeHash.slice(0, 16);
+}
+
 /** Where the domain reports a transition; the HTTP layer binds it to the request (id, client IP). */
 export type AuditSink = (event: AuditEvent, fields: AuditFields) => void;

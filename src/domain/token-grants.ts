@@ -5,7 +5,7 @@ import type { DeviceGrantRepository } from '../store/repository.js';
 import type { TokenRepository } from '../store/token-repository.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
-import type { AuditSink } from './audit.js';
+import { type AuditSink, grantReference } from './audit.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';
 import { hashDeviceCode } from './codes.js';
@@ -68,7 +68,8 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
   // are always among the client's registered ones.
   const unregistered = (request.resource ?? []).filter((resource) => !client.resources.includes(resource));
   if (unregistered.length) throw new InvalidTargetError(`resource not allowed for this client: ${unregistered.join(' ')}`);
-  const outcome = await deps.grants.poll(hashDeviceCode(request.device_code), client.client_id, deps.clock.now());
+  const deviceCodeHash = hashDeviceCode(request.device_code);
+  const outcome = await deps.grants.poll(deviceCodeHash, client.client_id, deps.clock.now());
   switch (outcome.kind) {
     case 'authorization_pending':
       throw new AuthorizationPendingError('the user has not yet approved or denied the request');
@@ -77,7 +78,7 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
     case 'access_denied':
       throw new AccessDeniedError('the user denied the request');
     case 'expired_token':
-      audit?.('expired_on_poll', { client_id: client.client_id });
+      audit?.('expired_on_poll', { client_id: client.client_id, grant: grantReference(deviceCodeHash) });
       throw new ExpiredTokenError('the device_code has expired; start a new device authorization');
     case 'invalid_grant':
       throw new InvalidGrantError('device_code is invalid, was issued to another client, or was already used');
@@ -88,7 +89,12 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
       // consumed atomically by the poll), so the client must start again.
       const audience = audienceFor(client, authorization, request.resource);
       const tokens = await issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true });
-      audit?.('redeemed', { client_id: client.client_id, subject: authorization.subject, scope: authorization.scope.join(' ') });
+      audit?.('redeemed', {
+        client_id: client.client_id,
+        subject: authorization.subject,
+        grant: grantReference(deviceCodeHash),
+        scope: authorization.scope.join(' '),
+      });
       return tokens;
     }
   }

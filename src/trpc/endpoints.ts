@@ -9,6 +9,8 @@ import { IntrospectionRequest, IntrospectionResponse, introspectionErrors } from
 import { RevocationRequest, RevocationResponse, revocationErrors } from '../contracts/revocation.js';
 import { TokenRequest, TokenResponse, tokenErrors } from '../contracts/token.js';
 import { authorizeDevice } from '../domain/device-authorization.js';
+import { grantReference } from '../domain/audit.js';
+import { hashDeviceCode } from '../domain/codes.js';
 import { InvalidClientError, RateLimitedError } from '../domain/errors.js';
 import { introspectToken, revokeToken } from '../domain/token-admin.js';
 import { exchangeToken } from '../domain/token-grants.js';
@@ -103,7 +105,12 @@ export const endpoints = {
         resource: input.resource,
         requester: ctx.requester,
       });
-      ctx.audit?.('issued', { client_id: client.client_id, subject: null, expires_in: response.expires_in });
+      ctx.audit?.('issued', {
+        client_id: client.client_id,
+        subject: null,
+        grant: grantReference(hashDeviceCode(response.device_code)),
+        expires_in: response.expires_in,
+      });
       return response;
     },
   }),

@@ -17,6 +17,7 @@ import { describeScopes } from './scopes.js';
 import type { Session, SessionCookies } from './session.js';
 import type { SessionRevocations } from './session-revocations.js';
 import type { AuditLog } from '../http/audit.js';
+import { grantReference } from '../domain/audit.js';
 
 export interface VerificationDeps {
   readonly grants: DeviceGrantRepository;
@@ -158,7 +159,7 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     state.session = { ...state.session, userCode: null };
     deps.logger.info({ event: 'device_decision', decision, outcome, subject: state.subject }, 'device grant decided');
     if (deps.audit && (outcome === 'approved' || outcome === 'denied')) {
-      deps.audit.forRequest(ctx)(outcome, { client_id: await clientOf(userCode), subject: state.subject });
+      deps.audit.forRequest(ctx)(outcome, { ...(await auditedGrant(userCode)), subject: state.subject });
     }
     const page: Outcome = outcome === 'approved' ? 'approved' : outcome === 'denied' ? 'denied' : 'invalid';
     render(ctx, state, page === 'invalid' ? 400 : 200, outcomePage(frame(state), page));
@@ -214,9 +215,10 @@ export function verificationRoutes(deps: VerificationDeps): Router {
     ctx.body = page.value;
   }
 
-  /** The client of the grant a decision was about (for the audit line); the grant stays findable after it. */
-  async function clientOf(userCode: string): Promise<string | null> {
-    return (await deps.grants.findByUserCode(userCode).catch(() => null))?.clientId ?? null;
+  /** The grant a decision was about, for the audit line (it stays findable after the decision). */
+  async function auditedGrant(userCode: string): Promise<{ client_id: string | null; grant: string | null }> {
+    const grant = await deps.grants.findByUserCode(userCode).catch(() => null);
+    return { client_id: grant?.clientId ?? null, grant: grant ? grantReference(grant.deviceCodeHash) : null };
   }
 
   function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number, limiter: string): void {

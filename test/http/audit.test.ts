@@ -84,6 +84,9 @@ describe('audit trail (memory store)', () => {
     await agent.post('/device/confirm', { decision: 'deny' });
     const [denied] = audit('denied');
     expect(denied).toMatchObject({ client_id: 'demo-cli', subject: 'alice', ip: '127.0.0.1' });
+    // The same grant reference from issue to decision, and never the code itself.
+    expect(denied!.grant).toBe(audit('issued').at(-1)!.grant);
+    expect(denied!.grant).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(denied!.request_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -100,7 +103,7 @@ describe('audit trail (memory store)', () => {
     await server.stores.grants.decide(normaliseUserCode(codes.user_code)!, { kind: 'approve', subject: 'bob' }, clock.now());
     const redeemed = await post('/oauth/token', { grant_type: DEVICE_GRANT, device_code: codes.device_code, client_id: 'demo-cli' });
     const tokens = (await redeemed.json()) as { access_token: string; refresh_token: string };
-    expect(audit('redeemed').at(-1)).toMatchObject({ client_id: 'demo-cli', subject: 'bob', ip: '127.0.0.1' });
+    expect(audit('redeemed').at(-1)).toMatchObject({ client_id: 'demo-cli', subject: 'bob', ip: '127.0.0.1', grant: audit('issued').at(-1)!.grant });
 
     const refresh = () => post('/oauth/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'demo-cli' });
     expect((await refresh()).status).toBe(200);
