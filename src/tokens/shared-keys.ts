@@ -161,11 +161,15 @@ export async function rotateKeyring(
   }
 }
 
-/** The key that signs at `now`: the most recently activated one among those active and not retired. */
+/**
+ * The key that signs at `now`: the most recently activated one among those active and not retired.
+ * When none is active yet on this instance's clock (it runs a little behind the instance that created
+ * the keyring), the earliest one: a key must always sign, and it is published everywhere already.
+ */
 function signingEntry(keys: readonly KeyringEntry[], now: number): KeyringEntry | undefined {
-  return keys
-    .filter((entry) => entry.activates_at <= now && (entry.retires_at === null || entry.retires_at > now))
-    .sort((a, b) => b.activates_at - a.activates_at)[0];
+  const live = keys.filter((entry) => entry.retires_at === null || entry.retires_at > now);
+  const active = live.filter((entry) => entry.activates_at <= now).sort((a, b) => b.activates_at - a.activates_at);
+  return active[0] ?? [...live].sort((a, b) => a.activates_at - b.activates_at)[0];
 }
 
 function wrongSecret(key: string): ConfigError {

@@ -127,6 +127,19 @@ describe.runIf(privateRedisAvailable)('the keyring shared through Redis', () => 
     }
   });
 
+  it('signs on an instance whose clock is a little behind the one that created the keyring', async () => {
+    const at = location();
+    await ensureKeyring(at, Date.now());
+    const behind = new ManualClock(Date.now() - 5_000);
+    const follower = await KeyringFollower.start({ ...at, clock: behind, rotation, accessTokenTtlSeconds: TTL_S });
+    try {
+      expect(follower.current().publicJwks.keys).toHaveLength(1);
+      expect(follower.current().signing.kid).toBe(follower.current().publicJwks.keys[0]!.kid);
+    } finally {
+      follower.close();
+    }
+  });
+
   it('keeps signing with the last view while Redis is unreachable', async () => {
     const at = location();
     const clock = new ManualClock(Date.now());
