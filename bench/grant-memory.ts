@@ -7,10 +7,11 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startServer } from '../src/server.js';
-import { connectRedis, RedisDeviceGrantRepository } from '../src/store/redis.js';
-import { RedisTokenRepository } from '../src/store/token-redis.js';
+import { connectRedis } from '../src/store/redis/connection.js';
+import { RedisDeviceGrantRepository } from '../src/store/redis/grants.js';
+import { RedisTokenRepository } from '../src/store/redis/tokens.js';
 import { systemClock } from '../src/domain/clock.js';
-import { keyBuilder, tokenKeyBuilder } from '../src/store/keys.js';
+import { keyBuilder, tokenKeyBuilder } from '../src/store/redis/key-names.js';
 import { FailedAttemptLimiter } from '../src/ui/limiter.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 import { testConfigFile } from '../test/support/server.js';

@@ -33,7 +33,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   BENCH_DIR, breakdown, commonSettings, countRedis, cpuProbe, envInt, fail, fmt, freePort, has, HOST, init, LOADGEN, type Load,
-  type LoadSpec, measure, median, perReq, pinned, pkgVersion, privateRedisPort, type Proc, rcli, type RedisCount, ROOT,
+  type LoadSpec, measure, median, perReq, pinned, pkgVersion, privateRedisPort, type Proc, rcli, type RedisCount,
   running, runChild, shown, sleep, start, startRedis, stop, TASKSET, versionOf, waitReady, type Window, benchServerEnv,
 } from './lib.js';
 

@@ -14,20 +14,21 @@ import { ClientRegistry } from './domain/clients.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
-import { MemoryDeviceGrantRepository } from './store/memory.js';
-import { connectRedis, RedisDeviceGrantRepository } from './store/redis.js';
-import type { DeviceGrantRepository } from './store/repository.js';
-import { MemoryTokenRepository } from './store/token-memory.js';
-import { RedisTokenRepository } from './store/token-redis.js';
-import type { TokenRepository } from './store/token-repository.js';
+import { MemoryDeviceGrantRepository } from './store/memory/grants.js';
+import { connectRedis } from './store/redis/connection.js';
+import { RedisDeviceGrantRepository } from './store/redis/grants.js';
+import type { DeviceGrantRepository } from './domain/grant-repository.js';
+import { MemoryTokenRepository } from './store/memory/tokens.js';
+import { RedisTokenRepository } from './store/redis/tokens.js';
+import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
-import { loadSigningKeys } from './tokens/keys.js';
-import type { Services } from './trpc/trpc.js';
+import { loadSigningKeys } from './tokens/signing-keys.js';
+import type { Services } from './app/services.js';
 import { AuditLog } from './http/audit.js';
 import { VerifiedSecretCache } from './domain/verified-secrets.js';
 import { SealedBox } from './tokens/sealed-box.js';
 import { ensureSharedSessionKey, KeyringFollower } from './tokens/shared-keys.js';
-import type { SigningKeys } from './tokens/keys.js';
+import type { SigningKeys } from './tokens/signing-keys.js';
 import { MemorySessionRevocations, RedisSessionRevocations } from './ui/session-revocations.js';
 
 export interface Stores {
@@ -59,7 +60,10 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
   if (!config.redisUrl) {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
-    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+    return { grants, tokens, close: async () => {
+      await grants.close();
+      await tokens.close();
+    } };
   }
   const redis = await connectRedis(config.redisUrl);
   const grants = new RedisDeviceGrantRepository(redis);

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { systemClock } from '../domain/clock.js';
+import { systemClock } from './clock.js';
 import { configHome } from './config-home.js';
 import type { CliContext } from './context.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -47,8 +47,12 @@ program
       'the old key stays published until its last token has expired.',
   )
   .action(async () => {
-    const { rotateKeys } = await import('./commands/rotate-keys.js');
-    process.exitCode = await rotateKeys(process.env, process.stdout, process.stderr);
+    // A server-side operation: it runs the server's own entry point (src/rotate-keys.ts) in a child
+    // process, so the CLI keeps reaching the server code only through the SDK (dependency rule).
+    const { spawn } = await import('node:child_process');
+    const entry = new URL('../rotate-keys.ts', import.meta.url);
+    const child = spawn(process.execPath, ['--import', 'tsx', entry.pathname], { stdio: 'inherit', env: process.env });
+    process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? ExitCode.failure)));
   });
 
 const issuerOption = (required: boolean) => {

@@ -30,5 +30,10 @@ export function grantReference(deviceCodeHash: string): string {
   return deviceCodeHash.slice(0, 16);
 }
 
+/** The audit trail as the application layer sees it (src/http/audit.ts's AuditLog). */
+export interface AuditTrail {
+  record(event: AuditEvent, fields: AuditFields): void;
+}
+
 /** Where the domain reports a transition; the HTTP layer binds it to the request (id, client IP). */
 export type AuditSink = (event: AuditEvent, fields: AuditFields) => void;

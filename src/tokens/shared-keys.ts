@@ -10,7 +10,7 @@ import {
   SIGNING_ALG,
   type SigningKeys,
   signingKeysFromJwks,
-} from './keys.js';
+} from './signing-keys.js';
 import type { SealedBox } from './sealed-box.js';
 
 /**

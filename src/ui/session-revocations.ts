@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../domain/clock.js';
-import { callRedis } from '../store/redis.js';
+import { callRedis } from '../store/redis/connection.js';
 import type { Session } from './session.js';
 
 /**

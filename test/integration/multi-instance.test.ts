@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/domain/password.js';
-import { freePort, privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { Agent } from '../ui/agent.js';
 
 /**
@@ -29,7 +29,7 @@ interface Instance {
   readonly output: string[];
 }
 
-describe.runIf(privateRedisAvailable)('three instances on one Redis', () => {
+describe('three instances on one Redis', () => {
   let redis: TestRedis;
   let configPath: string;
   const instances: Instance[] = [];
@@ -98,7 +98,10 @@ describe.runIf(privateRedisAvailable)('three instances on one Redis', () => {
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('exit', (code) => (clearTimeout(killer), resolve({ code, output })));
+      child.on('exit', (code) => {
+        clearTimeout(killer);
+        resolve({ code, output });
+      });
     });
   }
 

@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { ConfigError } from '../../src/config.js';
 import { SealedBox } from '../../src/tokens/sealed-box.js';
 import { ensureKeyring, ensureSharedSessionKey, KeyringFollower, rotateKeyring } from '../../src/tokens/shared-keys.js';
-import { privateRedisAvailable, startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 const SECRET = 'shared-keys-test-secret-0123456789abcdef';
 const rotation = { refresh_interval: 30, activation_delay: 60, clock_skew: 10, rotate_after: 0 };
@@ -34,7 +34,7 @@ describe('SealedBox (AES-256-GCM under an HKDF key from DEVICEGATE_SECRET)', () 
   });
 });
 
-describe.runIf(privateRedisAvailable)('the keyring shared through Redis', () => {
+describe('the keyring shared through Redis', () => {
   let redis: TestRedis;
   let connection: Redis;
   beforeAll(async () => {
