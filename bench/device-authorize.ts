@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import {
   BENCH_DIR, breakdown, commonSettings, countRedis, fail, fmt, freePort, has, HOST, init, LOADGEN, median, measure,
   perReq, pkgVersion, privateRedisPort, type Proc, rcli, type RedisCount, running, shown, sleep, start, startRedis, stop,
-  TASKSET, versionOf, waitReady, type Window,
+  TASKSET, versionOf, waitReady, type Window, benchServerEnv,
 } from './lib.js';
 
 const PATH = '/oauth/device/authorize';
@@ -98,6 +98,7 @@ async function runConfig(cfg: ConfigName, run: number, dir: string): Promise<Con
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST, LOG_LEVEL: 'warn', NODE_ENV: 'production' };
+  if (cfg !== 'ceiling') Object.assign(env, benchServerEnv(dir));
   delete env.REDIS_URL;
   if (cfg !== 'memory') {
     env.REDIS_URL = `redis://${HOST}:${privateRedisPort()}/0`;

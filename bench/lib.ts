@@ -527,3 +527,18 @@ export const breakdown = (o: Record<string, number> = {}) =>
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k.toUpperCase()} ${fmt(v, 2)}`)
     .join(', ') || 'none';
+
+// ---------------------------------------------------------------- devicegate under load
+/**
+ * What a devicegate server needs to be measured rather than throttled: the bundled config with the
+ * flood limits (rate_limits, README "Floods") raised far above what one load generator on loopback
+ * sends, and a DEVICEGATE_SECRET (required with REDIS_URL). Returns env entries to merge.
+ */
+export function benchServerEnv(dir: string): Record<string, string> {
+  const example = JSON.parse(readFileSync(new URL('../config/devicegate.example.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const unlimited = { per_ip: 1_000_000, per_client: 1_000_000, window: 1 };
+  const file = join(dir, 'devicegate.bench.json');
+  const { $schema: _schema, ...config } = example;
+  writeFileSync(file, JSON.stringify({ ...config, rate_limits: { device_authorization: unlimited, failed_client_authentication: unlimited } }));
+  return { DEVICEGATE_CONFIG: file, DEVICEGATE_SECRET: 'bench-only-secret-not-for-production-0123456789' };
+}

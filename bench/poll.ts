@@ -33,8 +33,8 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   BENCH_DIR, breakdown, commonSettings, countRedis, cpuProbe, envInt, fail, fmt, freePort, has, HOST, init, LOADGEN, type Load,
-  type LoadSpec, measure, median, perReq, pinned, pkgVersion, privateRedisPort, type Proc, rcli, type RedisCount, ROOT,
-  running, runChild, shown, sleep, start, startRedis, stop, TASKSET, versionOf, waitReady, type Window,
+  type LoadSpec, measure, median, perReq, pinned, pkgVersion, privateRedisPort, type Proc, rcli, type RedisCount,
+  running, runChild, shown, sleep, start, startRedis, stop, TASKSET, versionOf, waitReady, type Window, benchServerEnv,
 } from './lib.js';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -306,7 +306,7 @@ async function runDevicegate(cfg: 'memory' | 'redis', run: number, dir: string):
   const base = `http://${HOST}:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env, PORT: String(port), HOST, LOG_LEVEL: 'warn', NODE_ENV: 'production',
-    DEVICEGATE_CONFIG: join(ROOT, 'config', 'devicegate.example.json'),
+    ...benchServerEnv(dir),
   };
   delete env.REDIS_URL;
   if (cfg === 'redis') {

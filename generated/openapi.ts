@@ -343,6 +343,21 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description `slow_down`: a flood limit was reached: failed client authentications per client IP or per client, or (device authorization) requests per client IP or per client. Retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Seconds until the limit allows another request (RFC 9110 §10.2.3). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
             /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
             503: {
                 headers: {
@@ -461,6 +476,21 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description `slow_down`: a flood limit was reached: failed client authentications per client IP or per client, or (device authorization) requests per client IP or per client. Retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Seconds until the limit allows another request (RFC 9110 §10.2.3). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
             /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
             503: {
                 headers: {
@@ -566,6 +596,21 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description `slow_down`: a flood limit was reached: failed client authentications per client IP or per client, or (device authorization) requests per client IP or per client. Retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Seconds until the limit allows another request (RFC 9110 §10.2.3). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
             /** @description `temporarily_unavailable`: the grant store is unreachable; retry later. */
             503: {
                 headers: {
@@ -663,6 +708,21 @@ export interface operations {
                     "Cache-Control"?: "no-store";
                     /** @description Always `no-cache`, for HTTP/1.0 caches. */
                     Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `slow_down`: a flood limit was reached: failed client authentications per client IP or per client, or (device authorization) requests per client IP or per client. Retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Always `no-store` (RFC 6749 §5.1). */
+                    "Cache-Control"?: "no-store";
+                    /** @description Always `no-cache`, for HTTP/1.0 caches. */
+                    Pragma?: "no-cache";
+                    /** @description Seconds until the limit allows another request (RFC 9110 §10.2.3). */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

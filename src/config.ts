@@ -126,6 +126,65 @@ const VerificationConfig = z
   })
   .strict();
 
+/**
+ * Signing-key rotation when instances share a Redis (the key set lives there, see
+ * src/tokens/shared-keys.ts). A new key is published `activation_delay` seconds before it signs, so
+ * every instance (re-reading every `refresh_interval`) and every resource server that caches the
+ * JWKS (`Cache-Control: max-age=300`) knows it first; an old key stays published until the last
+ * token it signed has expired (`access_token_ttl` + `clock_skew`).
+ */
+const KeyRotationConfig = z
+  .object({
+    refresh_interval: z
+      .int()
+      .min(1)
+      .max(3_600)
+      .default(30)
+      .meta({ description: 'Seconds between re-reads of the shared key set: the bound within which every instance follows a rotation.' }),
+    activation_delay: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(600)
+      .meta({ description: 'Seconds a new key is published before it signs; at least refresh_interval (and at least the JWKS cache lifetime, 300 s, for outside resource servers).' }),
+    clock_skew: z.int().min(0).max(3_600).default(60).meta({ description: 'Seconds of clock difference tolerated between instances and verifiers.' }),
+    rotate_after: z
+      .int()
+      .min(0)
+      .max(31_536_000)
+      .default(0)
+      .meta({ description: 'Rotate automatically when the signing key is this many seconds old; 0: only `devicegate rotate-keys`.' }),
+  })
+  .strict()
+  .refine((k) => k.activation_delay >= k.refresh_interval, {
+    message: 'activation_delay must be at least refresh_interval, or an instance could sign with a key others do not publish yet',
+    path: ['activation_delay'],
+  });
+export type KeyRotationConfig = z.infer<typeof KeyRotationConfig>;
+
+/** A request budget per client IP and per client, over a window (rate-limiter-flexible). */
+const RequestLimit = z
+  .object({
+    per_ip: z.int().min(1).max(1_000_000),
+    per_client: z.int().min(1).max(1_000_000),
+    window: z.int().min(1).max(86_400).meta({ description: 'Seconds.' }),
+  })
+  .strict();
+export type RequestLimit = z.infer<typeof RequestLimit>;
+
+/** Floods bounded: answered 429 with Retry-After and an RFC 6749 §5.2 body (`slow_down`). */
+const RateLimitsConfig = z
+  .object({
+    device_authorization: RequestLimit.default({ per_ip: 60, per_client: 1_200, window: 60 }).meta({
+      description: 'Device authorization requests (each creates a grant in the store) per client IP and per client_id.',
+    }),
+    failed_client_authentication: RequestLimit.default({ per_ip: 20, per_client: 60, window: 300 }).meta({
+      description: 'Failed confidential-client authentications (each costs an scrypt) per client IP and per client_id.',
+    }),
+  })
+  .strict();
+export type RateLimitsConfig = z.infer<typeof RateLimitsConfig>;
+
 /** The JSON config file (DEVICEGATE_CONFIG). Its JSON Schema is published as openapi/config.schema.json. */
 export const ConfigFile = z
   .object({
@@ -141,6 +200,11 @@ export const ConfigFile = z
       failed_code_entries: { per_ip: 10, per_account: 10, window: 900 },
       failed_sign_ins: { per_ip: 10, per_account: 5, window: 900 },
       scope_descriptions: {},
+    }),
+    key_rotation: KeyRotationConfig.default({ refresh_interval: 30, activation_delay: 600, clock_skew: 60, rotate_after: 0 }),
+    rate_limits: RateLimitsConfig.default({
+      device_authorization: { per_ip: 60, per_client: 1_200, window: 60 },
+      failed_client_authentication: { per_ip: 20, per_client: 60, window: 300 },
     }),
     clients: z
       .array(ClientConfig)
@@ -181,6 +245,11 @@ const Environment = z.object({
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   // ── end of operations block ──
+  /**
+   * Encrypts the signing keys and the session key kept in Redis (HKDF-SHA256 → AES-256-GCM).
+   * Required with REDIS_URL; every instance on that Redis gets the same value.
+   */
+  DEVICEGATE_SECRET: z.string().min(32, 'DEVICEGATE_SECRET must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -190,6 +259,8 @@ export interface Config {
   /** Public base URL, no trailing slash. */
   readonly issuer: string;
   readonly redisUrl: string | undefined;
+  /** DEVICEGATE_SECRET: present whenever redisUrl is (checked at load). */
+  readonly secret?: string | undefined;
   readonly configPath: string;
   /** Where generated signing keys are kept (mode 0700 directory, 0600 files). */
   readonly dataDir: string;
@@ -236,7 +307,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsedEnv = Environment.safeParse(emptyToUndefined(env));
   if (!parsedEnv.success) throw new ConfigError(`invalid environment: ${describeIssues(parsedEnv.error)}`);
-  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL, TRUST_PROXY } = parsedEnv.data;
+  const { PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, LOG_LEVEL, TRUST_PROXY, DEVICEGATE_SECRET } = parsedEnv.data;
   const operations: OperationsConfig = {
     shutdownTimeoutMs: parsedEnv.data.SHUTDOWN_TIMEOUT_MS,
     headersTimeoutMs: parsedEnv.data.HTTP_HEADERS_TIMEOUT_MS,
@@ -250,6 +321,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (operations.headersTimeoutMs > operations.requestTimeoutMs) {
     throw new ConfigError('invalid environment: HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   }
+  if (REDIS_URL && !DEVICEGATE_SECRET) {
+    throw new ConfigError(
+      'invalid environment: DEVICEGATE_SECRET: required with REDIS_URL (it encrypts the signing and session keys shared through Redis; at least 32 characters)',
+    );
+  }
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
   // A relative jwks_path is relative to the config file, not to wherever the server was started.
@@ -259,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: HOST,
     issuer: (ISSUER ?? `http://localhost:${PORT}`).replace(/\/+$/, ''),
     redisUrl: REDIS_URL,
+    secret: DEVICEGATE_SECRET,
     configPath,
     dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),
     logLevel: LOG_LEVEL,

@@ -29,6 +29,12 @@ import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 import type { Services } from './app/services.js';
+import { AuditLog } from './http/audit.js';
+import { VerifiedSecretCache } from './domain/verified-secrets.js';
+import { SealedBox } from './tokens/sealed-box.js';
+import { ensureSharedSessionKey, KeyringFollower } from './tokens/shared-keys.js';
+import type { SigningKeys } from './tokens/signing-keys.js';
+import { MemorySessionRevocations, RedisSessionRevocations } from './ui/session-revocations.js';
 
 export interface Stores {
   readonly grants: DeviceGrantRepository;
@@ -116,15 +122,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? systemClock;
   const logger = withRedactedErrors(options.logger ?? pino({ level: config.logLevel }));
   const operations = config.operations ?? DEFAULT_OPERATIONS;
-  const keys = await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
   const stores = options.stores ?? (await openStores(config, clock));
+  const shared = await openSharedState(config, stores, clock, logger);
+  const keys: SigningKeys | { current(): SigningKeys } =
+    config.file.tokens.jwks_path === undefined && shared
+      ? shared.keyring
+      : await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
+  const currentKeys = () => ('current' in keys ? keys.current() : keys);
+  const audit = new AuditLog(logger);
+  const rateLimits = config.file.rate_limits;
   const accessTokens = new AccessTokenIssuer(keys, {
     issuer: config.issuer,
     ttlSeconds: config.file.tokens.access_token_ttl,
     clock,
   });
   const services: Services = {
-    clients: new ClientRegistry(config.file.clients),
+    clients: new ClientRegistry(config.file.clients, {
+      failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
+      verifiedSecrets: new VerifiedSecretCache(clock),
+    }),
+    deviceAuthorizationLimiter: new FailedAttemptLimiter('device_authorization', limitPolicy(rateLimits.device_authorization), stores),
+    audit,
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
     tokenGrants: {
       grants: stores.grants,
@@ -137,7 +155,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
     tokenAdmin: { tokens: stores.tokens, accessTokens, clock },
     metadata: authorizationServerMetadata(config.issuer, config.file.clients),
-    jwks: { keys: keys.publicJwks.keys.map((key) => ({ ...key })) },
+    // A getter: with the shared keyring the published set changes with rotations.
+    get jwks() {
+      return { keys: currentKeys().publicJwks.keys.map((key) => ({ ...key })) };
+    },
   };
   const verification = config.file.verification;
   const pages = verificationRoutes({
@@ -145,7 +166,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clients: services.clients,
     users: new UserDirectory(config.file.users),
     sessions: new SessionCookies({
-      key: await loadSessionKey(config.dataDir),
+      key: shared?.sessionKey ?? (await loadSessionKey(config.dataDir)),
       clock,
       ttlSeconds: verification.session_ttl,
       secure: config.issuer.startsWith('https:'),
@@ -156,6 +177,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
     logger,
     isStoreFailure: isRedisFailure,
+    sessionRevocations: stores.redis
+      ? new RedisSessionRevocations(stores.redis, stores.keyPrefix ?? 'devicegate:', clock)
+      : new MemorySessionRevocations(clock),
+    audit,
   });
   // Readiness (issue 10 §6): the store takes writes (a cached probe, src/store/redis/monitor.ts) and
   // we are not draining.
@@ -216,6 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clearTimeout(deadline);
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     monitor?.stop();
+    shared?.keyring.close();
     await stores.close();
     logger.info({ event: 'drain_end' }, 'drained: every request answered, store closed');
   };
@@ -279,4 +305,39 @@ function metricsOnly(request: IncomingMessage, response: ServerResponse): void {
     (text) => response.writeHead(200, { 'Content-Type': metricsRegistry.contentType, 'Cache-Control': 'no-store' }).end(text),
     () => response.writeHead(500).end(),
   );
+}
+
+/** FailedAttemptLimiter's names: "account" is the client here. */
+function limitPolicy(limit: Config['file']['rate_limits']['device_authorization']) {
+  return { per_ip: limit.per_ip, per_account: limit.per_client, window: limit.window };
+}
+
+/**
+ * With Redis and DEVICEGATE_SECRET: the signing keys and the session key every instance shares
+ * (src/tokens/shared-keys.ts). Without Redis: nothing shared, this process is the only one.
+ */
+async function openSharedState(config: Config, stores: Stores, clock: Clock, logger: Logger) {
+  if (!stores.redis || !config.secret) {
+    if (!stores.redis) {
+      logger.info(
+        { store: 'memory', data_dir: config.dataDir },
+        'memory store: single process only (grants, tokens, sessions and limits live in this process; keys in the data directory). Set REDIS_URL and DEVICEGATE_SECRET to run several instances',
+      );
+    }
+    return undefined;
+  }
+  const location = { redis: stores.redis, keyPrefix: stores.keyPrefix ?? 'devicegate:', box: new SealedBox(config.secret) };
+  try {
+    const keyring = await KeyringFollower.start({
+      ...location,
+      clock,
+      rotation: config.file.key_rotation,
+      accessTokenTtlSeconds: config.file.tokens.access_token_ttl,
+      log: (event, message) => logger.info(event, message),
+    });
+    return { keyring, sessionKey: await ensureSharedSessionKey(location) };
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`REDIS_URL: cannot read or create the shared keys (${(error as Error).name})`);
+  }
 }

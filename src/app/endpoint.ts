@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { RateLimitedError } from '../domain/errors.js';
 import type { RequestContext } from './services.js';
 
 type OpenApiMeta = {
@@ -28,7 +29,46 @@ export function endpoint<Input extends z.ZodObject, Output extends z.ZodType>(de
   return definition;
 }
 
-/** RFC 6749 §2.3: the client named by Basic or by the body, authenticated by its registered method. */
-export function authenticatedClient(ctx: RequestContext, input: { client_id?: string | undefined; client_secret?: string | undefined }) {
-  return ctx.services.clients.authenticate({ basic: ctx.basic, clientId: input.client_id, clientSecret: input.client_secret });
+/**
+ * RFC 6749 §2.3: the client named by Basic or by the body, authenticated by its registered method;
+ * failed authentications are limited per client IP and per client (429 `slow_down`, audited).
+ */
+export async function authenticatedClient(
+  ctx: RequestContext,
+  input: { client_id?: string | undefined; client_secret?: string | undefined },
+) {
+  try {
+    return await ctx.services.clients.authenticate({
+      basic: ctx.basic,
+      clientId: input.client_id,
+      clientSecret: input.client_secret,
+      ip: ctx.requester.ip,
+    });
+  } catch (error) {
+    if (error instanceof RateLimitedError) lockout(ctx, error, ctx.basic?.clientId ?? input.client_id);
+    throw error;
+  }
+}
+
+function lockout(ctx: RequestContext, error: RateLimitedError, clientId: string | undefined): void {
+  ctx.audit?.('lockout', { limiter: error.limiter, client_id: clientId ?? null, retry_after: error.retryAfterSeconds });
+}
+
+/**
+ * Each device authorization creates a grant in the store: bounded per client IP and per client so a
+ * flood cannot fill Redis (README, "Deploying it": the bound). Counted after authentication, so
+ * unknown clients never get a limiter key; failed authentications have their own limit.
+ */
+export async function limitDeviceAuthorizations(ctx: RequestContext, clientId: string): Promise<void> {
+  const limiter = ctx.services.deviceAuthorizationLimiter;
+  if (!limiter) return;
+  const attempt = await limiter.attempt(ctx.requester.ip ?? 'unknown', clientId);
+  if (attempt.allowed) return;
+  const error = new RateLimitedError(
+    `too many device authorization requests; retry after ${attempt.retryAfterSeconds} seconds`,
+    attempt.retryAfterSeconds,
+    'device_authorization',
+  );
+  lockout(ctx, error, clientId);
+  throw error;
 }

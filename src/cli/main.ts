@@ -39,6 +39,22 @@ program
     process.stdout.write(`${await hashSecret(secret)}\n`);
   });
 
+program
+  .command('rotate-keys')
+  .description(
+    'Server side: publish a new access-token signing key in the key set shared through Redis (REDIS_URL, ' +
+      'DEVICEGATE_SECRET, DEVICEGATE_CONFIG as the server has them). It signs after key_rotation.activation_delay; ' +
+      'the old key stays published until its last token has expired.',
+  )
+  .action(async () => {
+    // A server-side operation: it runs the server's own entry point (src/rotate-keys.ts) in a child
+    // process, so the CLI keeps reaching the server code only through the SDK (dependency rule).
+    const { spawn } = await import('node:child_process');
+    const entry = new URL('../rotate-keys.ts', import.meta.url);
+    const child = spawn(process.execPath, ['--import', 'tsx', entry.pathname], { stdio: 'inherit', env: process.env });
+    process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? ExitCode.failure)));
+  });
+
 const issuerOption = (required: boolean) => {
   const option = new Option('--issuer <url>', 'the authorization server (its RFC 8414 issuer, exactly)').env('DEVICEGATE_ISSUER');
   return required ? option.makeOptionMandatory() : option;

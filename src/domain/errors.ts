@@ -89,3 +89,25 @@ export class ServerError extends OAuthError {
   readonly error = 'server_error';
   override readonly status = 500;
 }
+/**
+ * A flood limit (device authorization per IP or client, failed client authentication): 429 with
+ * Retry-After (RFC 6585 §4, RFC 9110 §10.2.3) and an RFC 6749 §5.2 body. The code is `slow_down`:
+ * RFC 6749 §5.2 has no rate-limit code, and `slow_down` is the registered OAuth error (RFC 8628
+ * §3.5, IANA "OAuth Extensions Error" registry) that means "too many requests, back off", which
+ * device-flow clients already handle by waiting longer. `temporarily_unavailable` would tell the
+ * operator and the client that the server is in trouble (we answer it, 503, when Redis is), and
+ * `invalid_request`/`invalid_client` would tell a client with a right secret that it is wrong.
+ */
+export class RateLimitedError extends OAuthError {
+  readonly error = 'slow_down';
+  override readonly status = 429;
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    description: string,
+    readonly retryAfterSeconds: number,
+    readonly limiter: string,
+  ) {
+    super(description);
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}

@@ -3,6 +3,7 @@ import type { IntrospectionResponse } from '../contracts/introspection.js';
 import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer, AccessTokenPayload } from '../tokens/access-token.js';
 import { hashOpaqueToken } from '../tokens/opaque.js';
+import type { AuditSink } from './audit.js';
 import type { Clock } from './clock.js';
 import { InvalidClientError } from './errors.js';
 
@@ -21,14 +22,19 @@ const looksLikeJwt = (token: string) => token.split('.').length === 3;
  * or foreign token is silently accepted (RFC 7009 §2.2: 200 either way). `token_type_hint` is
  * unnecessary: the token's shape tells which kind it is.
  */
-export async function revokeToken(deps: TokenAdminDeps, client: ClientConfig, token: string): Promise<void> {
+export async function revokeToken(deps: TokenAdminDeps, client: ClientConfig, token: string, audit?: AuditSink): Promise<void> {
   const now = deps.clock.now();
   if (looksLikeJwt(token)) {
     const payload = await deps.accessTokens.verify(token);
-    if (payload && payload.client_id === client.client_id) await deps.tokens.revokeAccessToken(payload.jti, payload.exp * 1000, now);
+    if (payload && payload.client_id === client.client_id) {
+      await deps.tokens.revokeAccessToken(payload.jti, payload.exp * 1000, now);
+      audit?.('revoked', { client_id: client.client_id, subject: payload.sub, token_type: 'access_token', grant_id: payload.grant_id ?? null });
+    }
     return;
   }
-  await deps.tokens.revokeRefreshToken(hashOpaqueToken(token), client.client_id, now);
+  if (await deps.tokens.revokeRefreshToken(hashOpaqueToken(token), client.client_id, now)) {
+    audit?.('revoked', { client_id: client.client_id, token_type: 'refresh_token' });
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { DeviceGrantRepository } from './grant-repository.js';
 import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
+import { type AuditSink, grantReference } from './audit.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';
 import { hashDeviceCode } from './codes.js';
@@ -40,29 +41,35 @@ interface Authorization {
 }
 
 /** POST /oauth/token: dispatches on grant_type (RFC 6749 §4.5). The client is already authenticated. */
-export async function exchangeToken(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+export async function exchangeToken(
+  deps: TokenGrantDeps,
+  client: ClientConfig,
+  request: TokenRequest,
+  audit?: AuditSink,
+): Promise<TokenResponse> {
   switch (request.grant_type) {
     case undefined:
       throw new InvalidRequestError('grant_type is required');
     // `return await`: in V8 an async function that returns a promise pays two extra microtask ticks.
     case DEVICE_CODE_GRANT_TYPE:
-      return await redeemDeviceCode(deps, client, request);
+      return await redeemDeviceCode(deps, client, request, audit);
     case REFRESH_TOKEN_GRANT_TYPE:
-      return await refresh(deps, client, request);
+      return await refresh(deps, client, request, audit);
     default:
       throw new UnsupportedGrantTypeError(`grant_type ${request.grant_type} is not supported`);
   }
 }
 
 /** RFC 8628 §3.4–3.5: one poll; one repository call (one Redis round trip) decides it. */
-async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest, audit?: AuditSink): Promise<TokenResponse> {
   assertGrantAllowed(client, DEVICE_CODE_GRANT_TYPE);
   if (request.device_code === undefined) throw new InvalidRequestError('device_code is required');
   // Refused before polling, so a wrong resource cannot spend an approved grant: a grant's resources
   // are always among the client's registered ones.
   const unregistered = (request.resource ?? []).filter((resource) => !client.resources.includes(resource));
   if (unregistered.length) throw new InvalidTargetError(`resource not allowed for this client: ${unregistered.join(' ')}`);
-  const outcome = await deps.grants.poll(hashDeviceCode(request.device_code), client.client_id, deps.clock.now());
+  const deviceCodeHash = hashDeviceCode(request.device_code);
+  const outcome = await deps.grants.poll(deviceCodeHash, client.client_id, deps.clock.now());
   switch (outcome.kind) {
     case 'authorization_pending':
       throw new AuthorizationPendingError('the user has not yet approved or denied the request');
@@ -71,6 +78,7 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
     case 'access_denied':
       throw new AccessDeniedError('the user denied the request');
     case 'expired_token':
+      audit?.('expired_on_poll', { client_id: client.client_id, grant: grantReference(deviceCodeHash) });
       throw new ExpiredTokenError('the device_code has expired; start a new device authorization');
     case 'invalid_grant':
       throw new InvalidGrantError('device_code is invalid, was issued to another client, or was already used');
@@ -80,13 +88,20 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
       // A registered resource the person did not approve for this grant: the grant is spent (it was
       // consumed atomically by the poll), so the client must start again.
       const audience = audienceFor(client, authorization, request.resource);
-      return issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true });
+      const tokens = await issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true });
+      audit?.('redeemed', {
+        client_id: client.client_id,
+        subject: authorization.subject,
+        grant: grantReference(deviceCodeHash),
+        scope: authorization.scope.join(' '),
+      });
+      return tokens;
     }
   }
 }
 
 /** RFC 6749 §6 with rotation and reuse detection (OAuth 2.1 §4.3.1). */
-async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest): Promise<TokenResponse> {
+async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest, audit?: AuditSink): Promise<TokenResponse> {
   assertGrantAllowed(client, REFRESH_TOKEN_GRANT_TYPE);
   if (request.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required');
   const tokenHash = hashOpaqueToken(request.refresh_token);
@@ -107,6 +122,7 @@ async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: Toke
   if (rotation.kind === 'reused') {
     // Two parties hold this family (RFC 9700 §4.14.2): it is revoked now; worth an operator's look.
     deps.securityLog?.({ event: 'refresh_token_reuse', clientId: client.client_id, familyId: rotation.familyId });
+    audit?.('refresh_reuse', { client_id: client.client_id, subject: found?.subject ?? null, grant_id: rotation.familyId });
   }
   if (rotation.kind !== 'rotated') throw new InvalidGrantError('refresh_token is invalid, expired, revoked or already used');
   return issueTokens(deps, client, rotation.previous, scope, audience, {

@@ -11,6 +11,7 @@ import { oauthErrorRenderer } from './oauth-errors.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../config.js';
 import { grantOutcomes, httpRequestDuration, httpRequests, metricsRegistry, pollAnswers, requestsInFlight } from '../metrics.js';
 import { clientIpResolver, type ProxyTrust } from './client-ip.js';
+import { requestIds } from './audit.js';
 
 export interface AppOptions {
   readonly services: Services;
@@ -82,6 +83,7 @@ export function createApp({ services, pages, logger, trustProxy = false, operati
     ctx.body = redocPage;
   });
 
+  app.use(requestIds);
   app.use(observeRequests(clientIpResolver(proxyTrust), knownRoutes, operations));
   app.use(oauthErrorRenderer(logger, isStoreFailure));
   app.use(baseSecurityHeaders);

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { RequestContext, Services } from '../app/services.js';
+import { requestIdOf } from './audit.js';
 
 /** What one HTTP request tells the application layer besides its form: client credentials, origin. */
 export function requestContext(services: Services, ctx: Context, basic: RequestContext['basic']): RequestContext {
@@ -14,6 +15,13 @@ class HttpRequestContext implements RequestContext {
     readonly basic: RequestContext['basic'],
     private readonly ctx: Context,
   ) {}
+
+  /** Records an audit event with this request's id and client IP (a closure made only when read). */
+  get audit(): RequestContext['audit'] {
+    const trail = this.services.audit;
+    if (!trail) return undefined;
+    return (event, fields) => trail.record(event, { request_id: requestIdOf(this.ctx), ip: this.ctx.ip || null, ...fields });
+  }
 
   /** Read only by the endpoint that records it (device authorization), not on every poll. */
   get requester(): RequestContext['requester'] {

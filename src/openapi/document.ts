@@ -109,6 +109,18 @@ function oauthResponses(success: Json, errors: readonly string[]): Json {
       Allow: { description: 'Always `POST`.', schema: { type: 'string' } },
     }),
     '413': errorResponse('`invalid_request`: the form body exceeds 4 KiB.'),
+    ...(errors.includes('invalid_client') && {
+      '429': errorResponse(
+        '`slow_down`: a flood limit was reached: failed client authentications per client IP or per client, ' +
+          'or (device authorization) requests per client IP or per client. Retry after `Retry-After` seconds.',
+        {
+          'Retry-After': {
+            description: 'Seconds until the limit allows another request (RFC 9110 §10.2.3).',
+            schema: { type: 'integer', minimum: 1 },
+          },
+        },
+      ),
+    }),
     '503': errorResponse('`temporarily_unavailable`: the grant store is unreachable; retry later.'),
   };
 }

@@ -49,10 +49,12 @@ export class AccessTokenIssuer {
   private readonly issuer: string;
   private readonly ttlSeconds: number;
   private readonly clock: Clock;
-  private readonly verificationKeys: JWTVerifyGetKey;
+  private verification: { readonly keys: SigningKeys; readonly getKey: JWTVerifyGetKey } | undefined;
+  /** A fixed key set, or one that changes with rotations (the shared keyring, src/tokens/shared-keys.ts). */
+  private readonly source: { current(): SigningKeys };
 
   constructor(
-    private readonly keys: SigningKeys,
+    keys: SigningKeys | { current(): SigningKeys },
     options: { issuer: string; ttlSeconds: number; clock: Clock },
   ) {
     if (!Number.isSafeInteger(options.ttlSeconds) || options.ttlSeconds <= 0) {
@@ -61,9 +63,17 @@ export class AccessTokenIssuer {
     this.issuer = options.issuer;
     this.ttlSeconds = options.ttlSeconds;
     this.clock = options.clock;
-    // Every published key, as a resource server would resolve them: tokens signed before a rotation
-    // keep verifying while their key is still published.
-    this.verificationKeys = createLocalJWKSet({ keys: [...keys.publicJwks.keys] });
+    this.source = 'current' in keys ? keys : { current: () => keys };
+  }
+
+  /**
+   * Every published key, as a resource server would resolve them: tokens signed before a rotation
+   * keep verifying while their key is still published. Rebuilt only when the key set changes.
+   */
+  private verificationKeys(): JWTVerifyGetKey {
+    const keys = this.source.current();
+    if (this.verification?.keys !== keys) this.verification = { keys, getKey: createLocalJWKSet({ keys: [...keys.publicJwks.keys] }) };
+    return this.verification.getKey;
   }
 
   async issue(input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
@@ -84,9 +94,10 @@ export class AccessTokenIssuer {
     };
     if (input.scope.length > 0) claims.scope = input.scope.join(' ');
     if (input.grantId !== undefined) claims.grant_id = input.grantId;
+    const { signing } = this.source.current();
     const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid: this.keys.signing.kid })
-      .sign(this.keys.signing.privateKey);
+      .setProtectedHeader({ alg: SIGNING_ALG, typ: ACCESS_TOKEN_TYP, kid: signing.kid })
+      .sign(signing.privateKey);
     return { token, jti: claims.jti, expiresIn: this.ttlSeconds, expiresAt: claims.exp * 1000 };
   }
 
@@ -98,7 +109,7 @@ export class AccessTokenIssuer {
    */
   async verify(token: string): Promise<AccessTokenPayload | null> {
     try {
-      const { payload } = await jwtVerify(token, this.verificationKeys, {
+      const { payload } = await jwtVerify(token, this.verificationKeys(), {
         issuer: this.issuer,
         typ: ACCESS_TOKEN_TYP,
         algorithms: [SIGNING_ALG],

@@ -17,6 +17,9 @@ import type { FailedAttemptLimiter } from './limiter.js';
 import { codeEntryPage, confirmationPage, type Outcome, outcomePage, type PageFrame, signInPage } from './pages.js';
 import { describeScopes } from './scopes.js';
 import type { Session, SessionCookies } from './session.js';
+import type { SessionRevocations } from './session-revocations.js';
+import type { AuditLog } from '../http/audit.js';
+import { grantReference } from '../domain/audit.js';
 
 export interface VerificationDeps {
   readonly grants: DeviceGrantRepository;
@@ -30,6 +33,9 @@ export interface VerificationDeps {
   readonly logger: Logger;
   /** True for a store failure that escaped the repositories (shown as the 503 page, never a 500). */
   readonly isStoreFailure: (error: unknown) => boolean;
+  /** Sign-out everywhere (Redis) or in this process (memory); absent: sign-out clears this browser's cookie only. */
+  readonly sessionRevocations?: SessionRevocations;
+  readonly audit?: AuditLog;
 }
 
 const STYLESHEET = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
@@ -73,7 +79,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   };
 
   const showCodeEntry: PageHandler = async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     const typed = typeof ctx.query.user_code === 'string' ? ctx.query.user_code : undefined;
     const normalised = typed ? normaliseUserCode(typed) : null;
     const prefill = normalised ? formatUserCode(normalised) : typed?.slice(0, 32);
@@ -83,7 +89,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   const enterCode: PageHandler = async (ctx) => {
     const { state, form } = await postedForm(ctx);
     const attempt = await deps.codeEntryLimiter.attempt(ctx.ip, state.subject);
-    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds, 'code_entry');
     const typed = form.get('user_code') ?? '';
     const userCode = normaliseUserCode(typed);
     if (!userCode) {
@@ -104,7 +110,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   };
 
   const signInForm: PageHandler = async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     if (state.subject) return redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
     render(ctx, state, 200, signInPage(frame(state), {}));
   };
@@ -114,7 +120,7 @@ export function verificationHandlers(deps: VerificationDeps) {
     const username = (form.get('username') ?? '').slice(0, 128);
     const password = form.get('password') ?? '';
     const attempt = await deps.signInLimiter.attempt(ctx.ip, username || null);
-    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds);
+    if (!attempt.allowed) return rateLimited(ctx, state, attempt.retryAfterSeconds, 'sign_in');
     const subject = username && password ? await deps.users.authenticate(username, password) : null;
     if (subject) await attempt.notAFailure();
     else {
@@ -127,7 +133,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   };
 
   const confirmation: PageHandler = async (ctx) => {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     if (!state.subject) return redirect(ctx, state, '/device/sign-in');
     const { userCode } = state.session;
     if (!userCode) return redirect(ctx, state, '/device');
@@ -155,12 +161,19 @@ export function verificationHandlers(deps: VerificationDeps) {
     state.session = { ...state.session, userCode: null };
     if (outcome === 'approved' || outcome === 'denied') grantOutcomes.inc({ outcome });
     deps.logger.info({ event: 'device_decision', decision, outcome, subject: state.subject }, 'device grant decided');
+    if (deps.audit && (outcome === 'approved' || outcome === 'denied')) {
+      deps.audit.forRequest(ctx)(outcome, { ...(await auditedGrant(userCode)), subject: state.subject });
+    }
     const page: Outcome = outcome === 'approved' ? 'approved' : outcome === 'denied' ? 'denied' : 'invalid';
     render(ctx, state, page === 'invalid' ? 400 : 200, outcomePage(frame(state), page));
   };
 
   const signOut: PageHandler = async (ctx) => {
     const { state } = await postedForm(ctx);
+    if (state.session.subject) {
+      await deps.sessionRevocations?.end(state.session);
+      deps.audit?.forRequest(ctx)('signed_out', { subject: state.session.subject });
+    }
     state.session = sessions.anonymous();
     state.subject = subjectFromHeader(ctx);
     redirect(ctx, state, '/device');
@@ -178,8 +191,10 @@ export function verificationHandlers(deps: VerificationDeps) {
     signOut,
   };
 
-  function pageState(ctx: Context): PageState {
-    const session = sessions.read(ctx);
+  async function pageState(ctx: Context): Promise<PageState> {
+    let session = sessions.read(ctx);
+    // A signed-in session that was signed out (on any instance) counts as none.
+    if (session.subject && (await deps.sessionRevocations?.isEnded(session))) session = sessions.anonymous();
     const state: PageState = { session, subject: subjectFromHeader(ctx) ?? session.subject };
     ctx.state.page = state;
     return state;
@@ -194,7 +209,7 @@ export function verificationHandlers(deps: VerificationDeps) {
 
   /** Every POST: a form body and a CSRF token bound to this browser's session. */
   async function postedForm(ctx: Context): Promise<{ state: PageState; form: Map<string, string> }> {
-    const state = pageState(ctx);
+    const state = await pageState(ctx);
     const params = await readForm(ctx);
     const form = new Map([...params].map(([name, values]) => [name, values[0] ?? '']));
     if (!sessions.verifyCsrf(state.session, form.get('csrf'))) throw new CsrfError();
@@ -213,7 +228,14 @@ export function verificationHandlers(deps: VerificationDeps) {
     ctx.body = page.value;
   }
 
-  function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number): void {
+  /** The grant a decision was about, for the audit line (it stays findable after the decision). */
+  async function auditedGrant(userCode: string): Promise<{ client_id: string | null; grant: string | null }> {
+    const grant = await deps.grants.findByUserCode(userCode).catch(() => null);
+    return { client_id: grant?.clientId ?? null, grant: grant ? grantReference(grant.deviceCodeHash) : null };
+  }
+
+  function rateLimited(ctx: Context, state: PageState, retryAfterSeconds: number, limiter: string): void {
+    deps.audit?.forRequest(ctx)('lockout', { limiter, subject: state.subject, retry_after: retryAfterSeconds });
     ctx.set('Retry-After', String(retryAfterSeconds));
     render(ctx, state, 429, outcomePage(frame(state), 'rate_limited', minutes(retryAfterSeconds)));
   }

@@ -44,6 +44,11 @@ export async function testConfigFile(overrides: Partial<Record<keyof ConfigFile,
       tokens: { access_token_ttl: 600, refresh_token_ttl: 86_400 },
       users,
       verification: { scope_descriptions: { 'mcp:tools': 'Use MCP tools on your behalf' } },
+      // Tests send many requests from 127.0.0.1: the flood limits are tested on their own (test/http/flood-limits.test.ts).
+      rate_limits: {
+        device_authorization: { per_ip: 100_000, per_client: 100_000, window: 60 },
+        failed_client_authentication: { per_ip: 100_000, per_client: 100_000, window: 60 },
+      },
       ...overrides,
       clients: [
         {

@@ -3,8 +3,10 @@ import {
   DeviceAuthorizationResponse,
   deviceAuthorizationErrors,
 } from '../../contracts/device-authorization.js';
+import { grantReference } from '../../domain/audit.js';
+import { hashDeviceCode } from '../../domain/codes.js';
 import { authorizeDevice } from '../../domain/device-authorization.js';
-import { authenticatedClient, endpoint } from '../endpoint.js';
+import { authenticatedClient, endpoint, limitDeviceAuthorizations } from '../endpoint.js';
 
 /** RFC 8628 §3.1–3.2. */
 export const deviceAuthorization = endpoint({
@@ -21,10 +23,20 @@ export const deviceAuthorization = endpoint({
     successDescription: 'RFC 8628 §3.2 device authorization response',
   },
   oauthErrors: deviceAuthorizationErrors,
-  run: async (ctx, input) =>
-    authorizeDevice(ctx.services.deviceAuthorization, await authenticatedClient(ctx, input), {
+  run: async (ctx, input) => {
+    const client = await authenticatedClient(ctx, input);
+    await limitDeviceAuthorizations(ctx, client.client_id);
+    const response = await authorizeDevice(ctx.services.deviceAuthorization, client, {
       scope: input.scope,
       resource: input.resource,
       requester: ctx.requester,
-    }),
+    });
+    ctx.audit?.('issued', {
+      client_id: client.client_id,
+      subject: null,
+      grant: grantReference(hashDeviceCode(response.device_code)),
+      expires_in: response.expires_in,
+    });
+    return response;
+  },
 });

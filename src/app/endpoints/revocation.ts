@@ -18,7 +18,7 @@ export const revoke = endpoint({
   },
   oauthErrors: revocationErrors,
   run: async (ctx, input) => {
-    await revokeToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token);
+    await revokeToken(ctx.services.tokenAdmin, await authenticatedClient(ctx, input), input.token, ctx.audit);
     return {};
   },
 });

@@ -17,5 +17,5 @@ export const token = endpoint({
     successDescription: 'RFC 6749 §5.1 token response',
   },
   oauthErrors: tokenErrors,
-  run: async (ctx, input) => await exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input),
+  run: async (ctx, input) => await exchangeToken(ctx.services.tokenGrants, await authenticatedClient(ctx, input), input, ctx.audit),
 });
