@@ -29,6 +29,8 @@ export async function spawnDevicegate(env: Record<string, string>): Promise<Devi
       DEVICEGATE_CONFIG: configPath,
       DEVICEGATE_DATA_DIR: join(dir, 'data'),
       LOG_LEVEL: 'info',
+      // Required with REDIS_URL (it seals the keys shared through Redis); harmless without.
+      DEVICEGATE_SECRET: 'test-secret-test-secret-test-secret-0123',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
