@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:cli`: how long the `devicegate` command takes to start, against `node -e 0` measured
+ * in the same run (this VM's speed swings by up to 2× within minutes, so only same-run ratios mean
+ * anything). Three commands, interleaved run by run so a slow minute hits all of them alike:
+ *
+ *   node -e 0                       the floor: Node itself
+ *   devicegate --help               parse and print usage
+ *   devicegate token                a valid stored token (an hour left): read the file, print it; no network
+ *
+ * The `devicegate` measured is the package's own `bin` (package.json), run as `node <bin>`, which is what
+ * `npm install -g devicegate` runs. DEVICEGATE_BIN=<file> measures another entry point instead (e.g.
+ * `bin/devicegate.mjs`, the repository's tsx launcher of the sources). Settings: RUNS (default 30),
+ * WARMUP (default 3). Target (issue 9): `token` within 1.5× of `node -e 0`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TokenStore } from '../src/cli/token-store.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const RUNS = positiveInt('RUNS', 30);
+const WARMUP = positiveInt('WARMUP', 3);
+const TARGET_RATIO = 1.5;
+
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const bin = resolve(ROOT, process.env.DEVICEGATE_BIN || packageJson.bin.devicegate!);
+if (!existsSync(bin)) {
+  console.error(`${relative(ROOT, bin)} does not exist: run \`npm run build\` first`);
+  process.exit(1);
+}
+
+// A stored login written by the CLI's own TokenStore (the exact file format `token` reads), with an
+// access token valid for an hour: `token` must answer from the file without touching the network.
+const home = mkdtempSync(join(tmpdir(), 'devicegate-bench-cli-'));
+const accessToken = `bench.${'x'.repeat(600)}.token`;
+const now = new Date();
+await new TokenStore(home).write({
+  version: 1,
+  issuer: 'https://auth.example.test',
+  client_id: 'bench-cli',
+  profile: 'default',
+  // Port 9 (discard) on loopback: were `token` to try a refresh, it would fail, not reach anything.
+  endpoints: { token: 'http://127.0.0.1:9/oauth/token', revocation: null, jwks_uri: null },
+  token_type: 'Bearer',
+  access_token: accessToken,
+  expires_at: new Date(now.getTime() + 3_600_000).toISOString(),
+  refresh_token: 'bench-refresh-token',
+  scope: 'openid',
+  resource: [],
+  created_at: now.toISOString(),
+  updated_at: now.toISOString(),
+});
+
+interface Case {
+  readonly name: string;
+  readonly args: readonly string[];
+  /** What a correct run prints on stdout (checked every run, so a failing command is not timed as fast). */
+  readonly expect: (stdout: string) => boolean;
+  readonly times: number[];
+}
+const env = { ...process.env, DEVICEGATE_HOME: home, NO_COLOR: '1' };
+for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NODE_OPTIONS']) delete env[name];
+
+const cases: Case[] = [
+  { name: 'node -e 0', args: ['-e', '0'], expect: (out) => out === '', times: [] },
+  { name: 'devicegate --help', args: [bin, '--help'], expect: (out) => out.includes('Usage: devicegate'), times: [] },
+  { name: 'devicegate token', args: [bin, 'token'], expect: (out) => out === `${accessToken}\n`, times: [] },
+];
+
+function runOnce(c: Case): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, c.args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0 || !c.expect(result.stdout)) {
+    console.error(`${c.name} failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
+    process.exit(1);
+  }
+  return elapsed;
+}
+
+try {
+  console.log(`bin: node ${relative(ROOT, bin)}   runs: ${RUNS} each (after ${WARMUP} warm-up), interleaved   node ${process.version}`);
+  for (let i = 0; i < WARMUP; i++) for (const c of cases) runOnce(c);
+  for (let i = 0; i < RUNS; i++) {
+    // Rotate the order each round so no command always runs right after another one.
+    for (let j = 0; j < cases.length; j++) {
+      const c = cases[(i + j) % cases.length]!;
+      c.times.push(runOnce(c));
+    }
+  }
+  const floor = median(cases[0]!.times);
+  console.log(`${'command'.padEnd(20)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)}  vs node -e 0`);
+  for (const c of cases) {
+    const m = median(c.times);
+    console.log(
+      `${c.name.padEnd(20)} ${ms(m)} ${ms(Math.min(...c.times))} ${ms(Math.max(...c.times))}  ${(m / floor).toFixed(2)}×`,
+    );
+  }
+  const tokenRatio = median(cases[2]!.times) / floor;
+  console.log(`token / node -e 0 = ${tokenRatio.toFixed(2)}× (target ≤ ${TARGET_RATIO}×: ${tokenRatio <= TARGET_RATIO ? 'met' : 'NOT met'})`);
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(1)} ms`.padStart(9);
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    console.error(`${name} must be a whole number from 1 to 10000, got ${raw}`);
+    process.exit(1);
+  }
+  return n;
+}
