@@ -60,7 +60,7 @@ interface Case {
   readonly expect: (stdout: string) => boolean;
   readonly times: number[];
 }
-const env = { ...process.env, DEVICEGATE_HOME: home, NO_COLOR: '1' };
+const env: NodeJS.ProcessEnv = { ...process.env, DEVICEGATE_HOME: home, NO_COLOR: '1' };
 for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NODE_OPTIONS']) delete env[name];
 
 const cases: Case[] = [

@@ -1,14 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { systemClock } from '../domain/clock.js';
-import { configHome } from './config-home.js';
-import type { CliContext } from './context.js';
-import { CliError, ExitCode } from './exit-codes.js';
-import { createFetch } from './net.js';
-import { realSleep } from './poller.js';
-import { DEFAULT_PROFILE, type LoginSelector, TokenStore } from './token-store.js';
+import { ExitCode } from './exit-codes.js';
+import { context, crash, finish } from './run.js';
+import { DEFAULT_PROFILE, type LoginSelector } from './token-store.js';
 
-// Command modules load on use: `devicegate token` runs before every request an MCP host makes, and
-// should not pay for the login UI (QR, browser) or for scrypt.
+// Reached from bin.ts for every command line but the plain forms of `devicegate token`. Command modules
+// load on use (dynamic import): no command pays for another's dependencies (the login UI's QR code and
+// browser, scrypt, the server's Koa, pino and ioredis).
 
 const program = new Command('devicegate')
   .description('OAuth 2.0 Device Authorization Grant (RFC 8628): sign in from a terminal, and server tools')
@@ -37,6 +34,19 @@ program
     }
     const { hashSecret } = await import('../domain/password.js');
     process.stdout.write(`${await hashSecret(secret)}\n`);
+  });
+
+program
+  .command('serve')
+  .description(
+    'Run the authorization server in this process (stops on SIGINT/SIGTERM). Settings come from the ' +
+      'environment: PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, TRUST_PROXY, LOG_LEVEL.',
+  )
+  .addOption(new Option('--config <file>', 'the config file (default: the bundled example)').env('DEVICEGATE_CONFIG'))
+  .action(async (opts: { config?: string }) => {
+    if (opts.config !== undefined) process.env.DEVICEGATE_CONFIG = opts.config;
+    // ../main.js starts the server as it loads, and keeps the process running until a signal stops it.
+    await import('../main.js');
   });
 
 const issuerOption = (required: boolean) => {
@@ -128,44 +138,6 @@ function seconds(value: string): number {
   return parsed;
 }
 
-/**
- * The first Ctrl-C (or SIGTERM) aborts the command's signal, so it can stop cleanly and say so; a
- * second one exits at once.
- */
-const interruption = new AbortController();
-function onSignal(code: ExitCode) {
-  return () => {
-    if (interruption.signal.aborted) process.exit(code);
-    interruption.abort(new CliError(code, 'interrupted', code === ExitCode.terminated ? 'terminated' : 'interrupted'));
-  };
-}
-
-async function context(): Promise<CliContext> {
-  process.on('SIGINT', onSignal(ExitCode.interrupted));
-  process.on('SIGTERM', onSignal(ExitCode.terminated));
-  let fetch: Promise<typeof globalThis.fetch> | undefined;
-  return {
-    env: process.env,
-    platform: process.platform,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    clock: systemClock,
-    sleep: realSleep,
-    fetch: () => (fetch ??= createFetch(process.env)),
-    signal: interruption.signal,
-    store: new TokenStore(configHome()),
-    launchBrowser: async (launcher) => (await import('./browser.js')).launchBrowser(launcher),
-  };
-}
-
-/** Exits with `code` once stdout and stderr are flushed (keep-alive sockets must not delay the exit). */
-function finish(code: number): void {
-  // A command that finished its work despite a first Ctrl-C (token, logout) still reports it.
-  const reason: unknown = interruption.signal.reason;
-  const exitCode = code === ExitCode.ok && reason instanceof CliError ? reason.exitCode : code;
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
-}
-
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -180,8 +152,5 @@ try {
     const helpOrVersion = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
     process.exit(helpOrVersion ? ExitCode.ok : ExitCode.usage);
   }
-  // A bug or an unusable file system: the message, and the stack with DEVICEGATE_DEBUG=1.
-  const detail = error instanceof Error ? (process.env.DEVICEGATE_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
-  process.stderr.write(`devicegate: ${detail}\n`);
-  process.exit(ExitCode.failure);
+  crash(error);
 }
