@@ -40,7 +40,7 @@ for (const file of filesUnder(src)) {
 const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 for (const path of Object.values(bin)) chmodSync(join(root, path), 0o755);
 
-console.log(`build: dist/ compiled from src/, ${copied} non-TypeScript files copied`);
+console.error(`build: dist/ compiled from src/, ${copied} non-TypeScript files copied`);
 
 function* filesUnder(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
