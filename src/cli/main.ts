@@ -3,7 +3,7 @@ import { ExitCode } from './exit-codes.js';
 import { context, crash, finish } from './run.js';
 import { DEFAULT_PROFILE, type LoginSelector } from './token-store.js';
 
-// Reached from bin.ts for every command line but the plain forms of `devicegate token`. Command modules
+// Reached from src/bin.ts for every command line but `serve` and the plain forms of `devicegate token`. Command modules
 // load on use (dynamic import): no command pays for another's dependencies (the login UI's QR code and
 // browser, scrypt, the server's Koa, pino and ioredis).
 
@@ -14,6 +14,7 @@ const program = new Command('devicegate')
   .addHelpText(
     'after',
     `
+Server: devicegate serve [--config FILE] runs the authorization server (devicegate serve --help).
 Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 denied, 4 code expired, 5 network or server error,
 6 refused by the server, 7 login required, 130 interrupted (Ctrl-C), 143 terminated.
 Tokens are stored under $DEVICEGATE_HOME, else $XDG_CONFIG_HOME/devicegate, else ~/.config/devicegate.`,
@@ -34,19 +35,6 @@ program
     }
     const { hashSecret } = await import('../domain/password.js');
     process.stdout.write(`${await hashSecret(secret)}\n`);
-  });
-
-program
-  .command('serve')
-  .description(
-    'Run the authorization server in this process (stops on SIGINT/SIGTERM). Settings come from the ' +
-      'environment: PORT, HOST, ISSUER, REDIS_URL, DEVICEGATE_CONFIG, DEVICEGATE_DATA_DIR, TRUST_PROXY, LOG_LEVEL.',
-  )
-  .addOption(new Option('--config <file>', 'the config file (default: the bundled example)').env('DEVICEGATE_CONFIG'))
-  .action(async (opts: { config?: string }) => {
-    if (opts.config !== undefined) process.env.DEVICEGATE_CONFIG = opts.config;
-    // ../main.js starts the server as it loads, and keeps the process running until a signal stops it.
-    await import('../main.js');
   });
 
 const issuerOption = (required: boolean) => {

@@ -1,4 +1,4 @@
-import { systemClock } from '../domain/clock.js';
+import { systemClock } from './clock.js';
 import { configHome } from './config-home.js';
 import type { CliContext } from './context.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -6,7 +6,7 @@ import { createFetch } from './net.js';
 import { TokenStore } from './token-store.js';
 
 // What every run of a `devicegate` command shares, whether commander parsed its options (main.ts) or
-// the token fast path did (bin.ts): the real process as a CliContext, signal handling, and the exit.
+// the token fast path did (src/bin.ts): the real process as a CliContext, signal handling, and the exit.
 
 /**
  * The first Ctrl-C (or SIGTERM) aborts the command's signal, so it can stop cleanly and say so; a

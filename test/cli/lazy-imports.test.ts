@@ -74,9 +74,9 @@ function traced(args: string[], input = ''): { status: number | null; stdout: st
 
 /** Packages and source folders no short-lived command may load. */
 const SERVER_SIDE = [
-  /^node_modules\/(koa|@koa|pino|ioredis|rate-limiter-flexible|@trpc|trpc-to-openapi|zod|zod-openapi|jose|raw-body)\//,
-  /^src\/(http|ui|store|trpc|app|contracts|tokens)\//,
-  /^src\/(server|main|config)\.ts/,
+  /^node_modules\/(koa|@koa|pino|ioredis|rate-limiter-flexible|@trpc|trpc-to-openapi|zod|zod-openapi|jose|raw-body|@modelcontextprotocol)\//,
+  /^src\/(http|ui|store|openapi|app|contracts|tokens)\//,
+  /^src\/(server|main|start|config)\.ts/,
 ];
 const LOGIN_UI = [/^node_modules\/uqr\//, /^src\/cli\/(qr|browser|terminal)\.ts/, /^src\/cli\/commands\/login/];
 

@@ -102,7 +102,7 @@ describe('the packed package', () => {
     for (const needed of [
       'package.json',
       'README.md',
-      'dist/cli/bin.js',
+      'dist/bin.js',
       'dist/main.js',
       'dist/start.js',
       'dist/start.d.ts',
