@@ -108,6 +108,8 @@ describe('the packed package', () => {
       'dist/start.d.ts',
       'dist/sdk/index.js',
       'dist/sdk/index.d.ts',
+      'dist/resource-server/index.js',
+      'dist/resource-server/index.d.ts',
       'generated/openapi.d.ts',
       'openapi/openapi.json',
       'openapi/docs.html',
@@ -132,7 +134,7 @@ describe('the packed package', () => {
   it('points "bin" and every export at files it ships', () => {
     const paths = new Set(packedFiles.map((file) => file.path));
     for (const path of Object.values(manifest.bin)) expect(paths).toContain(path.replace(/^\.\//, ''));
-    expect(Object.keys(manifest.exports)).toEqual(expect.arrayContaining(['./sdk', './server']));
+    expect(Object.keys(manifest.exports)).toEqual(expect.arrayContaining(['./sdk', './server', './resource-server']));
     for (const target of Object.values(manifest.exports)) {
       for (const file of typeof target === 'string' ? [target] : Object.values(target)) {
         expect(paths, file).toContain(file.replace(/^\.\//, ''));
@@ -169,7 +171,7 @@ describe('the installed package', () => {
     expect(verify.stdout).toBe('true false');
   });
 
-  it('exports the typed SDK as devicegate/sdk and the server start as devicegate/server', () => {
+  it('exports the typed SDK (devicegate/sdk), the server start (devicegate/server) and the resource-server helper', () => {
     const result = spawnSync(
       process.execPath,
       [
@@ -177,20 +179,30 @@ describe('the installed package', () => {
         '-e',
         `const sdk = await import('devicegate/sdk');
          const server = await import('devicegate/server');
+         const resourceServer = await import('devicegate/resource-server');
          console.log(JSON.stringify({ client: typeof sdk.DeviceGateClient, discover: typeof sdk.discover,
-           startServer: typeof server.startServer, loadConfig: typeof server.loadConfig }));`,
+           startServer: typeof server.startServer, loadConfig: typeof server.loadConfig,
+           createResourceServer: typeof resourceServer.createResourceServer, mcpBearerAuthOptions: typeof resourceServer.mcpBearerAuthOptions }));`,
       ],
       { cwd: app, env: cleanEnv(), encoding: 'utf8', timeout: 30_000 },
     );
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toEqual({ client: 'function', discover: 'function', startServer: 'function', loadConfig: 'function' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      client: 'function',
+      discover: 'function',
+      startServer: 'function',
+      loadConfig: 'function',
+      createResourceServer: 'function',
+      mcpBearerAuthOptions: 'function',
+    });
   });
 
-  it('type-checks a consumer of devicegate/sdk and devicegate/server against the shipped declarations', () => {
+  it('type-checks a consumer of the three exports against the shipped declarations', () => {
     writeFileSync(
       join(app, 'consumer.ts'),
       `import { DeviceGateClient, type TokenResponse } from 'devicegate/sdk';
 import { loadConfig, startServer, type RunningServer } from 'devicegate/server';
+import { createResourceServer } from 'devicegate/resource-server';
 
 export const client = new DeviceGateClient({ baseUrl: 'https://auth.example.com' });
 export async function start(): Promise<RunningServer> {
@@ -199,11 +211,14 @@ export async function start(): Promise<RunningServer> {
 export function bearer(tokens: TokenResponse): string {
   return tokens.access_token;
 }
+export const resourceServer = createResourceServer({ issuer: 'https://auth.example.com', resource: 'https://mcp.example.com/mcp' });
 // The declarations carry real types, not any: each of these must be a type error.
 // @ts-expect-error access_token is a string
 export const notANumber: number = ({} as TokenResponse).access_token;
 // @ts-expect-error baseUrl is required
 new DeviceGateClient({});
+// @ts-expect-error resource is required
+createResourceServer({ issuer: 'https://auth.example.com' });
 `,
     );
     writeFileSync(
