@@ -1,14 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { systemClock } from './clock.js';
-import { configHome } from './config-home.js';
-import type { CliContext } from './context.js';
-import { CliError, ExitCode } from './exit-codes.js';
-import { createFetch } from './net.js';
-import { realSleep } from './poller.js';
-import { DEFAULT_PROFILE, type LoginSelector, TokenStore } from './token-store.js';
+import { ExitCode } from './exit-codes.js';
+import { context, crash, finish } from './run.js';
+import { DEFAULT_PROFILE, type LoginSelector } from './token-store.js';
 
-// Command modules load on use: `devicegate token` runs before every request an MCP host makes, and
-// should not pay for the login UI (QR, browser) or for scrypt.
+// Reached from src/bin.ts for every command line but `serve` and the plain forms of `devicegate token`. Command modules
+// load on use (dynamic import): no command pays for another's dependencies (the login UI's QR code and
+// browser, scrypt, the server's Koa, pino and ioredis).
 
 const program = new Command('devicegate')
   .description('OAuth 2.0 Device Authorization Grant (RFC 8628): sign in from a terminal, and server tools')
@@ -17,6 +14,7 @@ const program = new Command('devicegate')
   .addHelpText(
     'after',
     `
+Server: devicegate serve [--config FILE] runs the authorization server (devicegate serve --help).
 Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 denied, 4 code expired, 5 network or server error,
 6 refused by the server, 7 login required, 130 interrupted (Ctrl-C), 143 terminated.
 Tokens are stored under $DEVICEGATE_HOME, else $XDG_CONFIG_HOME/devicegate, else ~/.config/devicegate.`,
@@ -46,13 +44,11 @@ program
       'DEVICEGATE_SECRET, DEVICEGATE_CONFIG as the server has them). It signs after key_rotation.activation_delay; ' +
       'the old key stays published until its last token has expired.',
   )
-  .action(async () => {
-    // A server-side operation: it runs the server's own entry point (src/rotate-keys.ts) in a child
-    // process, so the CLI keeps reaching the server code only through the SDK (dependency rule).
-    const { spawn } = await import('node:child_process');
-    const entry = new URL('../rotate-keys.ts', import.meta.url);
-    const child = spawn(process.execPath, ['--import', 'tsx', entry.pathname], { stdio: 'inherit', env: process.env });
-    process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? ExitCode.failure)));
+  .action(() => {
+    // Reached only with extra arguments: the executable (src/bin.ts) runs the server-side entry point
+    // for `devicegate rotate-keys` itself, so the CLI never imports server code (dependency rule).
+    process.stderr.write('devicegate rotate-keys takes no arguments\n');
+    process.exitCode = ExitCode.usage;
   });
 
 const issuerOption = (required: boolean) => {
@@ -144,44 +140,6 @@ function seconds(value: string): number {
   return parsed;
 }
 
-/**
- * The first Ctrl-C (or SIGTERM) aborts the command's signal, so it can stop cleanly and say so; a
- * second one exits at once.
- */
-const interruption = new AbortController();
-function onSignal(code: ExitCode) {
-  return () => {
-    if (interruption.signal.aborted) process.exit(code);
-    interruption.abort(new CliError(code, 'interrupted', code === ExitCode.terminated ? 'terminated' : 'interrupted'));
-  };
-}
-
-async function context(): Promise<CliContext> {
-  process.on('SIGINT', onSignal(ExitCode.interrupted));
-  process.on('SIGTERM', onSignal(ExitCode.terminated));
-  let fetch: Promise<typeof globalThis.fetch> | undefined;
-  return {
-    env: process.env,
-    platform: process.platform,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    clock: systemClock,
-    sleep: realSleep,
-    fetch: () => (fetch ??= createFetch(process.env)),
-    signal: interruption.signal,
-    store: new TokenStore(configHome()),
-    launchBrowser: async (launcher) => (await import('./browser.js')).launchBrowser(launcher),
-  };
-}
-
-/** Exits with `code` once stdout and stderr are flushed (keep-alive sockets must not delay the exit). */
-function finish(code: number): void {
-  // A command that finished its work despite a first Ctrl-C (token, logout) still reports it.
-  const reason: unknown = interruption.signal.reason;
-  const exitCode = code === ExitCode.ok && reason instanceof CliError ? reason.exitCode : code;
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
-}
-
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -196,8 +154,5 @@ try {
     const helpOrVersion = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
     process.exit(helpOrVersion ? ExitCode.ok : ExitCode.usage);
   }
-  // A bug or an unusable file system: the message, and the stack with DEVICEGATE_DEBUG=1.
-  const detail = error instanceof Error ? (process.env.DEVICEGATE_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
-  process.stderr.write(`devicegate: ${detail}\n`);
-  process.exit(ExitCode.failure);
+  crash(error);
 }

@@ -92,7 +92,7 @@ const ENDPOINT_PATHS: Record<keyof EndpointUrls, keyof paths> = {
   metadata: '/.well-known/oauth-authorization-server',
 };
 
-/** The typed SDK: generated types (generated/openapi.ts) over openapi-fetch. */
+/** The typed SDK: generated types (generated/openapi.d.ts) over openapi-fetch. */
 export class DeviceGateClient {
   readonly raw: Client<paths>;
 
