@@ -52,7 +52,7 @@ const profileOption = (description: string) => new Option('--profile <name>', de
 program
   .command('login')
   .description('Sign in with the device authorization grant: shows a code to approve in any browser, then stores the tokens')
-  .addOption(issuerOption(true))
+  .addOption(issuerOption(false)) // without it, found from --resource (RFC 9728)
   .addOption(clientOption(true))
   .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server grants the client)')
   .option('--resource <uri>', 'RFC 8707 resource (audience) to ask for; repeat for several', collect)
@@ -66,7 +66,7 @@ program
   .action(async (opts: Record<string, unknown>) => {
     finish(
       await (await import('./commands/login.js')).login(await context(), {
-        issuer: opts.issuer as string,
+        issuer: opts.issuer as string | undefined,
         clientId: opts.clientId as string,
         scope: opts.scope as string | undefined,
         resource: (opts.resource as string[] | undefined) ?? [],
