@@ -26,6 +26,8 @@ export interface CodeSink {
   startWaiting?(expiresAt: number): void;
   pollEvent?(event: PollEvent, expiresAt: number): void;
   stopWaiting?(): void;
+  /** The login is stored. */
+  approved?(login: StoredLogin, tokens: TokenResponse): void;
 }
 
 export interface DeviceFlowRequest {
@@ -148,6 +150,7 @@ export async function runDeviceFlow(
     throw new CliError(ExitCode.network, 'invalid_response', `${metadata.token_endpoint} answered without an access_token`);
   }
   const login = await storeLogin(ctx, request, server, tokens, tokenRequestedAt);
+  sink.approved?.(login, tokens);
   return { login, tokens };
 }
 
