@@ -63,6 +63,8 @@ export async function mcpProxy(ctx: CliContext, options: McpProxyOptions): Promi
   relay = new McpRelay(host, remote, (error) => describeFailure(error, options.serverUrl), log);
   const stopped = new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
   await relay.start();
+  // The SDK's stdio transport does not report the end of stdin; a host that goes away closes it.
+  process.stdin.once('end', () => void relay?.close());
   await Promise.race([relay.done, stopped]);
   await relay.close();
   return ExitCode.ok;
