@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -9,10 +9,11 @@ import { parseConfigFile } from '../../src/config.js';
 import { type ManualClock, systemClock } from '../../src/domain/clock.js';
 import type { RunningServer } from '../../src/server.js';
 import { decideInBrowser, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
+import { freePort } from '../support/redis-server.js';
 import { type ProtectedMcpServer, startProtectedMcpServer } from '../support/protected-mcp-server.js';
 import { DEVICE_GRANT, form, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
 import { CODE_ON_STDERR, createHost, type Host } from './mcp-host.js';
-import { childEnv, runCli } from './support.js';
+import { childEnv, fakeServer, json, runCli } from './support.js';
 
 if (SKIP_BROWSER) console.warn(`test/cli/mcp-proxy.test.ts: ${SKIP_BROWSER_REASON}`);
 
@@ -95,7 +96,7 @@ describe.skipIf(SKIP_BROWSER)('devicegate mcp-proxy', { timeout: 120_000 }, () =
     return (result.content as { type: string; text: string }[])[0]!.text;
   };
   const storedLogins = () =>
-    readdirSync(join(home, 'tokens'))
+    (existsSync(join(home, 'tokens')) ? readdirSync(join(home, 'tokens')) : [])
       .filter((name) => name.endsWith('.json'))
       .map((name) => JSON.parse(readFileSync(join(home, 'tokens', name), 'utf8')) as StoredLogin);
   const storedFor = (profile: string) => storedLogins().find((login) => login.profile === profile)!;
@@ -218,15 +219,19 @@ describe.skipIf(SKIP_BROWSER)('devicegate mcp-proxy', { timeout: 120_000 }, () =
     expect(error).toBeInstanceOf(McpError);
     expect((error as McpError).code).toBe(-32001);
     expect((error as McpError).message).toMatch(/authorization failed: the sign-in was declined in the MCP host/);
-    expect(host.transport.stderr.match(/^devicegate mcp-proxy: .*declined.*$/gm), host.transport.stderr).toHaveLength(1);
+    // stderr and stdout are separate pipes: the line may arrive just after the error.
+    await host.transport.waitForStderr(/^devicegate mcp-proxy: .*declined.*\n/m);
+    expect(host.transport.stderr.match(/^devicegate mcp-proxy: .*$/gm), host.transport.stderr).toHaveLength(1);
     expect(storedLogins().some((login) => login.profile === 'declined')).toBe(false);
     expectOnlyJsonRpcOnStdout(host);
   });
 
-  it('failures are explicit: an unreachable MCP server, an issuer the server does not accept', async () => {
-    const unreachable = createHost(['http://127.0.0.1:9/mcp', '--client-id', 'mcp-cli'], env);
+  it('failures are explicit: an unreachable MCP server, an issuer the server does not accept, no device endpoint', async () => {
+    const closedPort = await freePort(); // nothing listens there
+    const unreachable = createHost([`http://127.0.0.1:${closedPort}/mcp`, '--client-id', 'mcp-cli'], env);
     hosts.push(unreachable);
     await expect(unreachable.client.connect(unreachable.transport)).rejects.toMatchObject({ code: -32002, message: expect.stringMatching(/could not reach the MCP server/) });
+    await unreachable.transport.waitForStderr(/could not reach the MCP server at .*: ECONNREFUSED.*\n/);
     expect(unreachable.transport.stderr.trim().split('\n')).toHaveLength(1);
 
     const mismatch = start(['--issuer', 'http://127.0.0.1:9']);
@@ -234,9 +239,49 @@ describe.skipIf(SKIP_BROWSER)('devicegate mcp-proxy', { timeout: 120_000 }, () =
       code: -32001,
       message: expect.stringMatching(/accepts tokens from .*, not from http:\/\/127\.0\.0\.1:9/),
     });
+    await mismatch.transport.waitForStderr(/issuer_mismatch|accepts tokens from .*\n/);
     expect(mismatch.transport.stderr.trim().split('\n')).toHaveLength(1);
     expectOnlyJsonRpcOnStdout(unreachable);
     expectOnlyJsonRpcOnStdout(mismatch);
+
+    // Another vendor's authorization server without RFC 8628: its metadata names no device endpoint.
+    const vendor = await fakeServer((base) => (request, response) => {
+      if (request.path === '/.well-known/oauth-authorization-server') json(response, 200, { issuer: base, token_endpoint: `${base}/token` });
+      else json(response, 404, { error: 'not_found' });
+    });
+    const other = await startProtectedMcpServer();
+    other.setIssuer(vendor.base);
+    try {
+      const host = createHost([other.url, '--client-id', 'mcp-cli'], env);
+      hosts.push(host);
+      await expect(host.client.connect(host.transport)).rejects.toMatchObject({
+        code: -32001,
+        message: expect.stringMatching(/advertises no device_authorization_endpoint/),
+      });
+      await host.transport.waitForStderr(/device_authorization_endpoint.*\n/);
+      expect(host.transport.stderr.trim().split('\n')).toHaveLength(1);
+      expectOnlyJsonRpcOnStdout(host);
+    } finally {
+      await other.close();
+      await vendor.close();
+    }
+  });
+
+  it('a denied code: a JSON-RPC error naming access_denied, one line on stderr, nothing stored', async () => {
+    const host = start(['--profile', 'denied']);
+    const connected = host.client.connect(host.transport).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const [, , code] = await host.transport.waitForStderr(CODE_ON_STDERR);
+    await decideInBrowser(browser, `${server.url}/device?user_code=${code}`, 'Deny');
+    const error = (await connected) as McpError;
+    expect(error).toMatchObject({ code: -32001, data: { error: 'access_denied' } });
+    expect(error.message).toMatch(/the request was denied/);
+    await host.transport.waitForStderr(/^devicegate mcp-proxy: .*denied.*\n/m);
+    expect(host.transport.stderr.match(/^devicegate mcp-proxy: .*$/gm)).toHaveLength(1);
+    expect(storedLogins().some((login) => login.profile === 'denied')).toBe(false);
+    expectOnlyJsonRpcOnStdout(host);
   });
 
   it('login --resource without --issuer finds the issuer through RFC 9728', async () => {
