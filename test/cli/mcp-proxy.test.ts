@@ -11,7 +11,7 @@ import type { RunningServer } from '../../src/server.js';
 import { decideInBrowser, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
 import { freePort } from '../support/redis-server.js';
 import { type ProtectedMcpServer, startProtectedMcpServer } from '../support/protected-mcp-server.js';
-import { DEVICE_GRANT, form, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
+import { basic, CONFIDENTIAL_SECRET, DEVICE_GRANT, form, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
 import { CODE_ON_STDERR, createHost, type Host } from './mcp-host.js';
 import { childEnv, fakeServer, json, runCli } from './support.js';
 
@@ -149,6 +149,31 @@ describe.skipIf(SKIP_BROWSER)('devicegate mcp-proxy', { timeout: 120_000 }, () =
     expect(host.transport.stderr).not.toMatch(/enter the code/);
     expect(mcp.rejected.slice(grantsBefore)).toEqual([null]); // only the discovery round
     expectOnlyJsonRpcOnStdout(host);
+  });
+
+  it('two bridges and devicegate token refreshing the same login at once: each re-reads it under the lock, so no refresh token is presented twice', async () => {
+    // --min-validity 59 with 60 s tokens: every request after the first second refreshes.
+    const [first, second] = [start(['--min-validity', '59']), start(['--min-validity', '59'])];
+    await Promise.all([first.client.connect(first.transport), second.client.connect(second.transport)]);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let round = 0; round < 3; round += 1) {
+      const [a, b, token] = await Promise.all([whoami(first), whoami(second), runCli(['token', '--client-id', 'mcp-cli', '--profile', 'default', '--min-validity', '59'], { env })]);
+      expect([a, b]).toEqual(['subject=alice client=mcp-cli', 'subject=alice client=mcp-cli']);
+      expect(token.code).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    // Had any refresh token been replayed, the server would have revoked the whole login (RFC 9700 §4.14.2).
+    const introspection = await fetch(`${server.url}/oauth/introspect`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic('basic-service', CONFIDENTIAL_SECRET) },
+      body: form({ token: storedFor('default').refresh_token! }),
+    });
+    expect(await introspection.json()).toMatchObject({ active: true, sub: 'alice', client_id: 'mcp-cli' });
+    for (const host of [first, second]) {
+      expect(host.transport.stderr).not.toMatch(/enter the code/);
+      expectOnlyJsonRpcOnStdout(host);
+      await host.transport.close();
+    }
   });
 
   it('an access token about to expire mid-session is refreshed without the host noticing; a 401 gets one refresh and one retry', async () => {
