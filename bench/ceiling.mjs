@@ -39,7 +39,7 @@ if (!REDIS_URL) {
 // devicegate keeps a grant for expires_in (900 s) + a 600 s tombstone.
 const TTL_MS = 1_500_000;
 
-// Same connection settings as devicegate's redisOptions() (src/store/redis.ts), autopipelining off.
+// Same connection settings as devicegate's redisOptions() (src/store/redis/connection.ts), autopipelining off.
 const redis = new Redis(REDIS_URL, {
   lazyConnect: true,
   enableOfflineQueue: false,

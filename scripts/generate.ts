@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigFile } from '../src/config.js';
-import { buildOpenApiDocument } from '../src/contracts/openapi.js';
+import { buildOpenApiDocument } from '../src/openapi/document.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const at = (path: string) => `${root}${path}`;

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
 
 // Entry point of `npm start`: read config once, start, stop cleanly on SIGINT/SIGTERM.
-let config;
+let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
 } catch (error) {

@@ -14,15 +14,16 @@ import { ClientRegistry } from './domain/clients.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
-import { MemoryDeviceGrantRepository } from './store/memory.js';
-import { connectRedis, RedisDeviceGrantRepository } from './store/redis.js';
-import type { DeviceGrantRepository } from './store/repository.js';
-import { MemoryTokenRepository } from './store/token-memory.js';
-import { RedisTokenRepository } from './store/token-redis.js';
-import type { TokenRepository } from './store/token-repository.js';
+import { MemoryDeviceGrantRepository } from './store/memory/grants.js';
+import { connectRedis } from './store/redis/connection.js';
+import { RedisDeviceGrantRepository } from './store/redis/grants.js';
+import type { DeviceGrantRepository } from './domain/grant-repository.js';
+import { MemoryTokenRepository } from './store/memory/tokens.js';
+import { RedisTokenRepository } from './store/redis/tokens.js';
+import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
-import { loadSigningKeys } from './tokens/keys.js';
-import type { Services } from './trpc/trpc.js';
+import { loadSigningKeys } from './tokens/signing-keys.js';
+import type { Services } from './app/services.js';
 
 export interface Stores {
   readonly grants: DeviceGrantRepository;
@@ -53,7 +54,10 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
   if (!config.redisUrl) {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
-    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+    return { grants, tokens, close: async () => {
+      await grants.close();
+      await tokens.close();
+    } };
   }
   const redis = await connectRedis(config.redisUrl);
   const grants = new RedisDeviceGrantRepository(redis);

@@ -1,4 +1,4 @@
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from './clock.js';
 import { DeviceGateClient } from '../sdk/index.js';
 import type { Launcher } from './browser.js';
 import type { Sleep } from './poller.js';

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { systemClock } from '../domain/clock.js';
+import { systemClock } from './clock.js';
 import { configHome } from './config-home.js';
 import type { CliContext } from './context.js';
 import { CliError, ExitCode } from './exit-codes.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from './clock.js';
 import { OAuthResponseError, type TokenResponse } from '../sdk/index.js';
 
 /** Sleeps `ms`, or less when `signal` aborts (then it resolves; it never rejects). */

@@ -1,4 +1,4 @@
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from './clock.js';
 import { OAuthResponseError, type TokenResponse } from '../sdk/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import type { LockOptions, StoredEntry, StoredLogin, TokenStore } from './token-store.js';

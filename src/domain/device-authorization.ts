@@ -1,6 +1,6 @@
 import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE } from '../config.js';
 import type { DeviceAuthorizationResponse } from '../contracts/device-authorization.js';
-import type { DeviceGrantRepository } from '../store/repository.js';
+import type { DeviceGrantRepository } from './grant-repository.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';
 import { formatUserCode, generateDeviceCode, generateUserCode, hashDeviceCode } from './codes.js';

@@ -79,10 +79,6 @@ export class ExpiredTokenError extends OAuthError {
 export class InvalidTargetError extends OAuthError {
   readonly error = 'invalid_target';
 }
-/** RFC 7009 §2.2.1 */
-export class UnsupportedTokenTypeError extends OAuthError {
-  readonly error = 'unsupported_token_type';
-}
 /** Storage unreachable: a fast 503 the client may retry, never a hang. */
 export class TemporarilyUnavailableError extends OAuthError {
   readonly error = 'temporarily_unavailable';

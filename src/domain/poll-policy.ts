@@ -1,9 +1,9 @@
-import type { DeviceGrant } from '../store/repository.js';
+import type { DeviceGrant } from './device-grant.js';
 
 /**
  * The rules of RFC 8628 §3.4–3.5, pure: given a grant's stored state and a poll, what the client is
- * told and what must be stored. memory.ts applies them directly; redis.ts runs the same rules in
- * one Lua script (src/store/lua/poll-grant.lua); one contract suite holds both to the same answers.
+ * told and what must be stored. store/memory/grants.ts applies them directly; store/redis/grants.ts runs the same rules in
+ * one Lua script (src/store/redis/lua/poll-grant.lua); one contract suite holds both to the same answers.
  */
 export type PollOutcome =
   /** Unknown code, another client's code, or a code already redeemed (RFC 6749 §5.2). */
@@ -25,8 +25,13 @@ export const SLOW_DOWN_INCREMENT_SECONDS = 5;
  * after each answer always polls later than that, however the round trips vary.
  */
 export function pollLeewayMs(intervalSeconds: number): number {
-  return Math.min(1_000, intervalSeconds * 200);
+  return Math.min(POLL_LEEWAY_MAX_MS, intervalSeconds * POLL_LEEWAY_MS_PER_INTERVAL_SECOND);
 }
+
+/** 20 % of the interval: 200 ms per second of interval. */
+export const POLL_LEEWAY_MS_PER_INTERVAL_SECOND = 200;
+/** The leeway never exceeds 1 s. */
+export const POLL_LEEWAY_MAX_MS = 1_000;
 
 export interface PollDecision {
   readonly outcome: PollOutcome;
@@ -61,27 +66,38 @@ export function decidePoll(grant: DeviceGrant | null, clientId: string, now: num
 /** What the person's decision did (the verification pages show it). */
 export type DecisionOutcome = 'approved' | 'denied' | 'not_found' | 'expired' | 'already_decided';
 
-export type Decision =
-  | { readonly kind: 'approve'; readonly subject: string; readonly scope?: readonly string[] | undefined }
-  | { readonly kind: 'deny' };
+export type Decision = { readonly kind: 'approve'; readonly subject: string } | { readonly kind: 'deny' };
 
 export interface DecisionResult {
   readonly outcome: DecisionOutcome;
   readonly next: DeviceGrant | null;
 }
 
+/**
+ * Why the person can no longer approve or deny this grant, or null when they still can: it must
+ * exist, not have expired (RFC 8628 §3.5) and still be pending (a decision applies once). The pages
+ * ask this before showing a code's confirmation; decide-grant.lua applies the same checks atomically.
+ */
+export function decisionBlocker(
+  grant: DeviceGrant | null,
+  now: number,
+): Exclude<DecisionOutcome, 'approved' | 'denied'> | null {
+  if (!grant) return 'not_found';
+  if (now >= grant.expiresAt) return 'expired';
+  if (grant.status !== 'pending') return 'already_decided';
+  return null;
+}
+
+export function isDecidable(grant: DeviceGrant | null, now: number): grant is DeviceGrant {
+  return decisionBlocker(grant, now) === null;
+}
+
 /** Approval or denial applies once, to a pending grant that has not expired. */
 export function decideGrant(grant: DeviceGrant | null, decision: Decision, now: number): DecisionResult {
-  if (!grant) return { outcome: 'not_found', next: null };
-  if (now >= grant.expiresAt) return { outcome: 'expired', next: null };
-  if (grant.status !== 'pending') return { outcome: 'already_decided', next: null };
+  const blocker = decisionBlocker(grant, now);
+  if (blocker !== null || !grant) return { outcome: blocker ?? 'not_found', next: null };
   if (decision.kind === 'deny') return { outcome: 'denied', next: { ...grant, status: 'denied', decidedAt: now } };
-  // The person may approve less than was asked, never more (RFC 6749 §3.3).
-  const scope = decision.scope ? grant.scope.filter((s) => decision.scope!.includes(s)) : grant.scope;
-  return {
-    outcome: 'approved',
-    next: { ...grant, status: 'approved', subject: decision.subject, scope, decidedAt: now },
-  };
+  return { outcome: 'approved', next: { ...grant, status: 'approved', subject: decision.subject, decidedAt: now } };
 }
 
 function unchanged(outcome: PollOutcome): PollDecision {

@@ -1,6 +1,6 @@
 import type { ClientConfig } from '../config.js';
 import type { IntrospectionResponse } from '../contracts/introspection.js';
-import type { TokenRepository } from '../store/token-repository.js';
+import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer, AccessTokenPayload } from '../tokens/access-token.js';
 import { hashOpaqueToken } from '../tokens/opaque.js';
 import type { Clock } from './clock.js';

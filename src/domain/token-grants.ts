@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE } from '../config.js';
 import type { TokenRequest, TokenResponse } from '../contracts/token.js';
-import type { DeviceGrantRepository } from '../store/repository.js';
-import type { TokenRepository } from '../store/token-repository.js';
+import type { DeviceGrantRepository } from './grant-repository.js';
+import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
 import { assertGrantAllowed } from './clients.js';

@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { ServerError } from '../domain/errors.js';
-import type { Endpoint } from '../trpc/endpoints.js';
-import type { Services } from '../trpc/trpc.js';
+import type { Endpoint } from '../app/endpoint.js';
+import type { Services } from '../app/services.js';
 import { parseBasicCredentials } from './client-auth.js';
 import { readForm } from './form.js';
 import { formToInput } from './form-input.js';

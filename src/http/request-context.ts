@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { RequestContext, Services } from '../trpc/trpc.js';
+import type { RequestContext, Services } from '../app/services.js';
 
 /** What one HTTP request tells the application layer besides its form: client credentials, origin. */
 export function requestContext(services: Services, ctx: Context, basic: RequestContext['basic']): RequestContext {
@@ -7,7 +7,7 @@ export function requestContext(services: Services, ctx: Context, basic: RequestC
 }
 
 // A class, so that the lazy getter lives on the prototype: an object literal with a getter closing
-// over ctx would give every request's object its own hidden class (measured: GC 3 % → 15 % of a poll).
+// over ctx would give every request's object its own hidden class, and the GC cost of a poll with it.
 class HttpRequestContext implements RequestContext {
   constructor(
     readonly services: Services,

@@ -39,7 +39,7 @@ export function parseBearerChallenge(header: string | null | undefined): BearerC
   const pattern = /\s*(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))|([!#$%&'*+.^_`|~0-9A-Za-z-]+))\s*,?/gy;
   let current: Record<string, string> | null = null;
   let inBearer = false;
-  for (let match = pattern.exec(header); match && match[0]; match = pattern.exec(header)) {
+  for (let match = pattern.exec(header); match?.[0]; match = pattern.exec(header)) {
     const [, name, quoted, bare, scheme] = match;
     if (scheme !== undefined) {
       if (inBearer) break; // the next challenge starts: the Bearer one is complete

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, type JWTVerifyGetKey, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Clock } from '../domain/clock.js';
-import { SIGNING_ALG, type SigningKeys } from './keys.js';
+import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
 
 /** RFC 9068 §2.1: the `typ` header that tells an access token from an ID token or any other JWT. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';

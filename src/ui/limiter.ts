@@ -1,8 +1,8 @@
 import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { limiterKeyPrefix } from '../store/keys.js';
-import { callRedis } from '../store/redis.js';
+import { limiterKeyPrefix } from '../store/redis/key-names.js';
+import { callRedis } from '../store/redis/connection.js';
 
 export interface AttemptPolicy {
   readonly per_ip: number;

@@ -1,4 +1,4 @@
-import { Html, html } from './html.js';
+import { type Html, html } from './html.js';
 
 export interface PageFrame {
   /** The signed-in person's display name, for the header and the sign-out button. */

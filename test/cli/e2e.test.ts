@@ -9,32 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredLogin } from '../../src/cli/token-store.js';
 import type { RunningServer } from '../../src/server.js';
 import type { Browser } from 'playwright-core';
-import { decideInBrowser, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
+import { decideInBrowser, launchChromium } from '../support/browser.js';
 import { form, startRealTimeTestServer } from '../support/server.js';
 import { childEnv, runCli } from './support.js';
 
-/** What the person does with the code: in a real browser on the verification pages, or through the repository. */
+/** What the person does with the code: in a real browser on the verification pages. */
 interface Person {
   readonly name: string;
   approve(flow: { userCode: string; verificationUriComplete: string; server: RunningServer }): Promise<void>;
   deny(flow: { userCode: string; verificationUriComplete: string; server: RunningServer }): Promise<void>;
-}
-
-/** Decides once the CLI has polled once, so it has seen authorization_pending first (as a real person is slower). */
-const throughRepository: Person = {
-  name: 'approval through the repository',
-  async approve({ userCode, server }) {
-    await decide(server, userCode, { kind: 'approve', subject: 'alice' });
-  },
-  async deny({ userCode, server }) {
-    await decide(server, userCode, { kind: 'deny' });
-  },
-};
-
-async function decide(server: RunningServer, userCode: string, decision: { kind: 'approve'; subject: string } | { kind: 'deny' }) {
-  const normalised = userCode.replace('-', '');
-  await expect.poll(async () => (await server.stores.grants.findByUserCode(normalised))?.lastPolledAt, { timeout: 10_000, interval: 50 }).not.toBeNull();
-  expect(await server.stores.grants.decide(normalised, decision, Date.now())).toBe(decision.kind === 'approve' ? 'approved' : 'denied');
 }
 
 /** The person in headless Chromium: verification_uri_complete → Continue → sign in → Approve / Deny. */
@@ -54,10 +37,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-// The person approves in the browser (as the issue asks); where no browser exists locally, through the
-// repository instead, so the CLI is still tested end to end. CI has the browser.
-if (SKIP_BROWSER) console.warn(`test/cli/e2e.test.ts: approving through the repository: ${SKIP_BROWSER_REASON}`);
-cliEndToEnd(SKIP_BROWSER ? throughRepository : throughBrowser);
+// The person approves in the browser; `npm test` makes sure Chromium is there (scripts/test-prerequisites.mjs).
+cliEndToEnd(throughBrowser);
 
 /**
  * The real `devicegate` binary as a child process against the real server (memory store, real clock,

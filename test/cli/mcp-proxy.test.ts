@@ -8,14 +8,12 @@ import type { StoredLogin } from '../../src/cli/token-store.js';
 import { parseConfigFile } from '../../src/config.js';
 import { type ManualClock, systemClock } from '../../src/domain/clock.js';
 import type { RunningServer } from '../../src/server.js';
-import { decideInBrowser, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
+import { decideInBrowser, launchChromium } from '../support/browser.js';
 import { freePort } from '../support/redis-server.js';
 import { type ProtectedMcpServer, startProtectedMcpServer } from '../support/protected-mcp-server.js';
 import { basic, CONFIDENTIAL_SECRET, DEVICE_GRANT, form, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
 import { CODE_ON_STDERR, createHost, type Host } from './mcp-host.js';
 import { childEnv, fakeServer, json, runCli } from './support.js';
-
-if (SKIP_BROWSER) console.warn(`test/cli/mcp-proxy.test.ts: ${SKIP_BROWSER_REASON}`);
 
 /**
  * `devicegate mcp-proxy` end to end: the MCP SDK's Client as the host spawns the real command
@@ -23,7 +21,7 @@ if (SKIP_BROWSER) console.warn(`test/cli/mcp-proxy.test.ts: ${SKIP_BROWSER_REASO
  * (test/support/protected-mcp-server.ts); the devicegate test server runs on the real clock with
  * 60 s access tokens; the person approves in headless Chromium.
  */
-describe.skipIf(SKIP_BROWSER)('devicegate mcp-proxy', { timeout: 120_000 }, () => {
+describe('devicegate mcp-proxy', { timeout: 120_000 }, () => {
   let mcp: ProtectedMcpServer;
   let server: RunningServer;
   let browser: Browser;

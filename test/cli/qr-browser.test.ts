@@ -20,7 +20,7 @@ function decode(text: string): string | undefined {
   const width = (modules[0]!.length + 2 * margin) * scale;
   const height = (modules.length + 2 * margin) * scale;
   const pixels = new Uint8ClampedArray(width * height * 4).fill(255);
-  modules.forEach((row, y) =>
+  modules.forEach((row, y) => {
     row.forEach((dark, x) => {
       if (!dark) return;
       for (let dy = 0; dy < scale; dy++)
@@ -28,8 +28,8 @@ function decode(text: string): string | undefined {
           const offset = (((y + margin) * scale + dy) * width + (x + margin) * scale + dx) * 4;
           pixels[offset] = pixels[offset + 1] = pixels[offset + 2] = 0;
         }
-    }),
-  );
+    });
+  });
   return jsQR(pixels, width, height)?.data;
 }
 

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +7,6 @@ import type { RunningServer } from '../../src/server.js';
 import { startRealTimeTestServer } from '../support/server.js';
 import { childEnv } from './support.js';
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
 const BIN = resolve('bin/devicegate.mjs');
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -32,7 +31,7 @@ function inTerminal(commandLine: string, env: NodeJS.ProcessEnv, onOutput: (scre
   });
 }
 
-describe.skipIf(!hasScript)('devicegate login in a terminal (pseudo-terminal)', { timeout: 60_000 }, () => {
+describe('devicegate login in a terminal (pseudo-terminal)', { timeout: 60_000 }, () => {
   let server: RunningServer;
   let home: string;
   beforeAll(async () => {

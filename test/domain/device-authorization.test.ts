@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { authorizeDevice, type DeviceAuthorizationDeps } from '../../src/domain/device-authorization.js';
 import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
-import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
-import { RedisDeviceGrantRepository } from '../../src/store/redis.js';
-import type { DeviceGrantRepository } from '../../src/store/repository.js';
+import { MemoryDeviceGrantRepository } from '../../src/store/memory/grants.js';
+import { RedisDeviceGrantRepository } from '../../src/store/redis/grants.js';
+import type { DeviceGrantRepository } from '../../src/domain/grant-repository.js';
 import { startTestRedis } from '../support/redis-server.js';
 import { testClients } from '../support/server.js';
 
@@ -28,7 +28,10 @@ describe.each(['memory', 'redis'] as const)('user-code collisions (%s store)', (
     }
     const redis = await startTestRedis();
     const store = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
-    return { store, close: async () => (await store.close(), await redis.close()) };
+    return { store, close: async () => {
+      await store.close();
+      await redis.close();
+    } };
   }
 
   it('retries with a fresh user code when a live grant holds the drawn one', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigFile } from '../../src/config.js';
 import { DeviceGateClient, type DeviceAuthorizationResponse } from '../../src/sdk/index.js';
 import type { RunningServer } from '../../src/server.js';
-import { CHROMIUM, launchChromium, SKIP_BROWSER, SKIP_BROWSER_REASON } from '../support/browser.js';
+import { launchChromium } from '../support/browser.js';
 import { DEVICE_GRANT, startRealTimeTestServer, startTestServer, TEST_USERS, testConfigFile } from '../support/server.js';
 
 /**
@@ -15,12 +15,9 @@ import { DEVICE_GRANT, startRealTimeTestServer, startTestServer, TEST_USERS, tes
  * accessibility roles and names only, while a real RFC 8628 client (openid-client) polls. The pages
  * have no script at all, so every context runs with JavaScript disabled: that is what they promise.
  *
- * Locally the file skips (with the reason below) when /usr/bin/chromium is missing; under CI it fails
- * instead, because .ci/run installs the browser. DEVICEGATE_TEST_CHROMIUM points at another binary.
+ * Without /usr/bin/chromium the file fails naming the install command (`npm test` installs it first);
+ * DEVICEGATE_TEST_CHROMIUM points at another binary.
  */
-const SKIP = SKIP_BROWSER;
-const SKIP_REASON = SKIP_BROWSER_REASON;
-if (SKIP) console.warn(`test/e2e/browser.test.ts skipped: ${SKIP_REASON}`);
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const WIDTHS = [390, 1280] as const;
@@ -28,7 +25,7 @@ const SCOPE_WORDS = { 'mcp:tools': 'Use MCP tools on your behalf' };
 const PHONE = { width: 390, height: 844 };
 
 // A real browser and real-time polling: more headroom than the 20 s default when CI runs files in parallel.
-describe.skipIf(SKIP)(`verification pages in headless Chromium${SKIP ? ` (skipped: ${SKIP_REASON})` : ''}`, { timeout: 60_000 }, () => {
+describe('verification pages in headless Chromium', { timeout: 60_000 }, () => {
   let browser: Browser;
   let server: RunningServer;
   let context: BrowserContext;
@@ -37,7 +34,6 @@ describe.skipIf(SKIP)(`verification pages in headless Chromium${SKIP ? ` (skippe
   let problems: string[];
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} must exist (CI installs Debian's chromium)`).toBe(true);
     mkdirSync(SCREENSHOTS, { recursive: true });
     browser = await launchChromium();
     server = await startRealTimeTestServer('memory');

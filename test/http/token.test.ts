@@ -242,15 +242,6 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
       expect((await issue({ client_id: 'demo-cli' })).scope).toBe('openid profile mcp:tools');
     });
 
-    it('issues the scope the person approved, which may be less than asked', async () => {
-      const { deviceCode, userCode } = await authorize({ client_id: 'demo-cli', scope: 'openid profile' });
-      const decision = { kind: 'approve', subject: 'alice', scope: ['openid'] } as const;
-      expect(await server.stores.grants.decide(userCode, decision, server.clock.now())).toBe('approved');
-      const body = await expectTokenResponse(await poll(deviceCode), WITH_REFRESH);
-      expect(body.scope).toBe('openid');
-      expect((await verifyAccessToken(body.access_token)).scope).toBe('openid');
-    });
-
     it.each([
       ['a public client', 'slow-cli', { client_id: 'slow-cli' }, {}],
       ['a client_secret_basic client', 'basic-service', {}, { authorization: basic('basic-service', CONFIDENTIAL_SECRET) }],

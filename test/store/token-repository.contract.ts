@@ -6,7 +6,7 @@ import {
   RefreshTokenConflictError,
   type RotationResult,
   type TokenRepository,
-} from '../../src/store/token-repository.js';
+} from '../../src/domain/token-repository.js';
 
 export interface TokenRepositoryUnderTest {
   readonly repository: TokenRepository;
@@ -41,7 +41,7 @@ function rotated(result: RotationResult): Extract<RotationResult, { kind: 'rotat
   return result as Extract<RotationResult, { kind: 'rotated' }>;
 }
 
-/** One contract, every implementation: token-memory.test.ts and token-redis.test.ts run it. */
+/** One contract, every implementation: memory/tokens.test.ts and redis/tokens.test.ts run it. */
 export function tokenRepositoryContract(name: string, open: () => Promise<TokenRepositoryUnderTest>): void {
   describe(`${name}: TokenRepository contract`, () => {
     let repository: TokenRepository;

@@ -1,5 +1,5 @@
 import { generateDeviceCode, generateUserCode, hashDeviceCode } from '../../src/domain/codes.js';
-import type { DeviceGrant } from '../../src/store/repository.js';
+import type { DeviceGrant } from '../../src/domain/device-grant.js';
 
 /** A pending grant as the domain would create it, with overrides. */
 export function pendingGrant(now: number, overrides: Partial<DeviceGrant> = {}): DeviceGrant & { deviceCode: string } {

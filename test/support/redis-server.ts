@@ -1,40 +1,23 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
 /**
  * A private redis-server for one test file, on a free port, keeping nothing on disk; tests can stop
- * and restart it to simulate outages. Without redis-server on PATH, falls back to REDIS_URL (then
- * stop/restart are unavailable and tests that need them skip with a reason). Never touches the
- * machine's shared instance: with the fallback, every test uses its own key prefix and never flushes.
+ * and restart it to simulate outages. Never the machine's shared instance. redis-server must be on
+ * PATH: `npm test` installs it first (scripts/test-prerequisites.mjs); there is no fallback that skips.
  */
 export interface TestRedis {
   readonly url: string;
   /** A fresh key prefix so tests sharing a server never see each other's keys. */
   prefix(): string;
-  readonly canRestart: boolean;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** True when this machine can run private redis-servers (fault tests need one to stop and start). */
-export const privateRedisAvailable = spawnSync('redis-server', ['--version']).status === 0;
-
 export async function startTestRedis(): Promise<TestRedis> {
-  if (!privateRedisAvailable) {
-    const url = process.env.REDIS_URL;
-    if (!url) throw new Error('tests need redis-server on PATH or REDIS_URL');
-    return {
-      url,
-      prefix: uniquePrefix,
-      canRestart: false,
-      stop: () => Promise.reject(new Error('cannot stop an external Redis')),
-      start: () => Promise.reject(new Error('cannot start an external Redis')),
-      close: async () => {},
-    };
-  }
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
@@ -52,7 +35,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix, canRestart: true, stop, start, close: stop };
+  return { url: `redis://127.0.0.1:${port}`, prefix: uniquePrefix, stop, start, close: stop };
 }
 
 function uniquePrefix(): string {

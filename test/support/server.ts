@@ -6,12 +6,13 @@ import { type ClientConfig, type Config, type ConfigFile, parseConfigFile } from
 import { type Clock, ManualClock, systemClock } from '../../src/domain/clock.js';
 import { hashSecret } from '../../src/domain/password.js';
 import { type RunningServer, type Stores, startServer } from '../../src/server.js';
-import { MemoryDeviceGrantRepository } from '../../src/store/memory.js';
-import { keyBuilder } from '../../src/store/keys.js';
-import { connectRedis, RedisDeviceGrantRepository } from '../../src/store/redis.js';
-import { MemoryTokenRepository } from '../../src/store/token-memory.js';
-import { tokenKeyBuilder } from '../../src/store/keys.js';
-import { RedisTokenRepository } from '../../src/store/token-redis.js';
+import { MemoryDeviceGrantRepository } from '../../src/store/memory/grants.js';
+import { keyBuilder } from '../../src/store/redis/key-names.js';
+import { connectRedis } from '../../src/store/redis/connection.js';
+import { RedisDeviceGrantRepository } from '../../src/store/redis/grants.js';
+import { MemoryTokenRepository } from '../../src/store/memory/tokens.js';
+import { tokenKeyBuilder } from '../../src/store/redis/key-names.js';
+import { RedisTokenRepository } from '../../src/store/redis/tokens.js';
 import { freePort, type TestRedis } from './redis-server.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -127,7 +128,10 @@ export async function testStores(kind: StoreKind, clock: Clock, redis?: TestRedi
   if (kind === 'memory') {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
-    return { grants, tokens, close: async () => (await grants.close(), await tokens.close()) };
+    return { grants, tokens, close: async () => {
+      await grants.close();
+      await tokens.close();
+    } };
   }
   const prefix = redis!.prefix();
   const connection = await connectRedis(redis!.url);

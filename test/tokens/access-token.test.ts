@@ -12,7 +12,7 @@ import {
   type PrivateSigningJwk,
   type SigningKeys,
   signingKeysFromJwks,
-} from '../../src/tokens/keys.js';
+} from '../../src/tokens/signing-keys.js';
 
 const ISSUER = 'https://auth.example.com';
 const MCP = 'https://mcp.example.com/';

@@ -1,0 +1,108 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import {
+  type Decision,
+  type DecisionOutcome,
+  POLL_LEEWAY_MAX_MS,
+  POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
+  type PollOutcome,
+  SLOW_DOWN_INCREMENT_SECONDS,
+} from '../../domain/poll-policy.js';
+import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
+import { type KeyBuilder, keyBuilder } from './key-names.js';
+import { callRedis, connectRedis } from './connection.js';
+import { LuaScript } from './lua-script.js';
+import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
+import type { DeviceGrantRepository } from '../../domain/grant-repository.js';
+
+/** The device grant's scripts (lua/ beside this file; each file's header states its KEYS and ARGV). */
+const scripts = {
+  createGrant: new LuaScript('create-grant', 2),
+  pollGrant: new LuaScript('poll-grant', 1),
+  decideGrant: new LuaScript('decide-grant', 1),
+};
+
+export class RedisDeviceGrantRepository implements DeviceGrantRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeyBuilder = keyBuilder(),
+  ) {}
+
+  /** Connects and waits until Redis answers; throws when it cannot. */
+  static async connect(
+    url: string,
+    options: { keyPrefix?: string; redis?: RedisOptions } = {},
+  ): Promise<RedisDeviceGrantRepository> {
+    return new RedisDeviceGrantRepository(await connectRedis(url, options.redis), keyBuilder(options.keyPrefix));
+  }
+
+  async create(grant: DeviceGrant, now: number): Promise<boolean> {
+    const stored = await this.call(() =>
+      scripts.createGrant.run<0 | 1>(
+        this.redis,
+        this.keys.userCodeIndex(grant.userCode),
+        this.keys.grant(grant.deviceCodeHash),
+        retentionMs(grant, now),
+        ...grantToHashFields(grant),
+      ),
+    );
+    return stored === 1;
+  }
+
+  async findByUserCode(userCode: string): Promise<DeviceGrant | null> {
+    const grantKey = await this.call(() => this.redis.get(this.keys.userCodeIndex(userCode)));
+    if (grantKey === null) return null;
+    return grantFromHashFields(await this.call(() => this.redis.hgetall(grantKey)));
+  }
+
+  async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null> {
+    return grantFromHashFields(await this.call(() => this.redis.hgetall(this.keys.grant(deviceCodeHash))));
+  }
+
+  /** One EVALSHA: the whole poll, including consumption, is one round trip. */
+  poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
+    return this.call(() =>
+      scripts.pollGrant.run<[string, ...(string | number)[]]>(
+        this.redis,
+        this.keys.grant(deviceCodeHash),
+        clientId,
+        now,
+        // The policy's numbers travel with every call, so the script cannot drift from poll-policy.ts.
+        SLOW_DOWN_INCREMENT_SECONDS,
+        POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
+        POLL_LEEWAY_MAX_MS,
+      ),
+    ).then(pollOutcome);
+  }
+
+  async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
+    const subject = decision.kind === 'approve' ? decision.subject : '';
+    return this.call(() =>
+      scripts.decideGrant.run<DecisionOutcome>(this.redis, this.keys.userCodeIndex(userCode), now, decision.kind, subject),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private call<T>(command: () => Promise<T>): Promise<T> {
+    return callRedis('grant store', command);
+  }
+}
+
+/** poll-grant.lua's reply → the outcome. */
+function pollOutcome([kind, ...rest]: [string, ...(string | number)[]]): PollOutcome {
+  switch (kind) {
+    case 'slow_down':
+      return { kind, interval: Number(rest[0]) };
+    case 'approved':
+      return { kind, grant: grantFromHashFields(pairsToRecord(rest.map(String)))! };
+    case 'invalid_grant':
+    case 'expired_token':
+    case 'access_denied':
+    case 'authorization_pending':
+      return { kind };
+    default:
+      throw new Error(`poll-grant.lua answered ${String(kind)}`);
+  }
+}

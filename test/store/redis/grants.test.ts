@@ -1,0 +1,103 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/domain/clock.js';
+import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
+import { RedisDeviceGrantRepository } from '../../../src/store/redis/grants.js';
+import { EXPIRED_GRANT_TOMBSTONE_MS } from '../../../src/domain/device-grant.js';
+import { pendingGrant, stored } from '../../support/grants.js';
+import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+import { repositoryContract } from '../grant-repository.contract.js';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis.close();
+});
+
+repositoryContract('redis', async () => ({
+  repository: await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() }),
+  clock: new ManualClock(Date.now()),
+}));
+
+describe('redis repository: keys, TTL, round trips', () => {
+  let inspector: Redis;
+  beforeAll(() => {
+    inspector = new Redis(redis.url);
+  });
+  afterAll(() => inspector.quit());
+
+  it('writes exactly two keys, with one shared TTL of expiry plus tombstone, and no raw device_code', async () => {
+    const prefix = redis.prefix();
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: prefix });
+    const now = Date.now();
+    const grant = pendingGrant(now);
+    await repository.create(stored(grant), now);
+
+    const keys = (await inspector.keys(`${prefix}*`)).sort();
+    const grantKey = `${prefix}grant:${grant.deviceCodeHash}`;
+    const indexKey = `${prefix}user_code:${grant.userCode}`;
+    expect(keys).toEqual([grantKey, indexKey].sort());
+    expect(await inspector.get(indexKey)).toBe(grantKey);
+
+    const [grantTtl, indexTtl] = await Promise.all([inspector.pttl(grantKey), inspector.pttl(indexKey)]);
+    const retention = grant.expiresAt - now + EXPIRED_GRANT_TOMBSTONE_MS;
+    expect(grantTtl).toBeGreaterThan(retention - 2_000);
+    expect(grantTtl).toBeLessThanOrEqual(retention);
+    expect(Math.abs(grantTtl - indexTtl)).toBeLessThan(50);
+
+    const everything = JSON.stringify([keys, await inspector.hgetall(grantKey), await inspector.get(indexKey)]);
+    expect(everything).not.toContain(grant.deviceCode);
+    await repository.close();
+  });
+
+  // INFO commandstats is only exact on a private server (no REDIS_URL fallback).
+  it('creates a grant in one round trip (one EVALSHA)', async () => {
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
+    const now = Date.now();
+    await repository.create(stored(pendingGrant(now)), now); // loads the script (EVALSHA → NOSCRIPT → EVAL once)
+    await inspector.config('RESETSTAT');
+    await repository.create(stored(pendingGrant(now)), now);
+    const stats = await inspector.info('commandstats');
+    const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('evalsha')).toBe(1);
+    expect(calls('eval')).toBe(0);
+    expect(calls('set')).toBe(1); // inside the script: the user-code index with NX
+    expect(calls('hset')).toBe(1);
+    expect(calls('pexpire')).toBe(1);
+    await repository.close();
+  });
+
+  it('polls in one round trip (one EVALSHA), pending or approved', async () => {
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
+    const now = Date.now();
+    const pending = pendingGrant(now);
+    const approved = pendingGrant(now);
+    await repository.create(stored(pending), now);
+    await repository.create(stored(approved), now);
+    await repository.decide(approved.userCode, { kind: 'approve', subject: 'alice' }, now);
+    await repository.poll('warm-up', 'demo-cli', now); // loads the script
+    await inspector.config('RESETSTAT');
+    expect((await repository.poll(pending.deviceCodeHash, 'demo-cli', now)).kind).toBe('authorization_pending');
+    expect((await repository.poll(approved.deviceCodeHash, 'demo-cli', now)).kind).toBe('approved');
+    const stats = await inspector.info('commandstats');
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('2');
+    expect(stats).not.toMatch(/cmdstat_eval:/);
+    await repository.close();
+  });
+
+  it('answers a fast temporarily_unavailable while Redis is down, and recovers when it is back', async () => {
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: redis.prefix() });
+    await redis.stop();
+    try {
+      const started = Date.now();
+      await expect(repository.findByUserCode('BCDFGHJK')).rejects.toBeInstanceOf(TemporarilyUnavailableError);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await redis.start();
+    }
+    await expect.poll(() => repository.findByUserCode('BCDFGHJK').catch((e) => e), { timeout: 5_000 }).toBeNull();
+    await repository.close();
+  });
+});
