@@ -1,26 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createResourceServer, type ResourceServer } from '../../src/resource-server/index.js';
 import { basic, CONFIDENTIAL_SECRET } from './server.js';
 
 /**
- * A remote MCP server protected by devicegate access tokens, for the mcp-proxy tests (until the
- * resource-server helper exists, then it can use that): the SDK's McpServer over the Streamable HTTP
- * server transport on node:http. Every /mcp request needs `Authorization: Bearer <JWT>` verified
- * with jose against the issuer's JWKS (issuer, audience = this server's URL, `typ: at+jwt`) and,
- * when `introspect` is on, still active at the issuer's RFC 7662 endpoint (so a revoked login is
- * noticed at once); otherwise 401 with `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728
- * §5.1). The RFC 9728 metadata names the devicegate test server as the authorization server.
+ * A remote MCP server protected by devicegate access tokens, for the mcp-proxy tests: the SDK's
+ * McpServer over the stateful Streamable HTTP server transport on node:http, guarded by the
+ * resource-server helper (src/resource-server/: the JWT checked offline against the issuer's JWKS,
+ * audience = this server's URL, scope `mcp:tools`; its RFC 9728 metadata, and 401 challenges naming
+ * it in `resource_metadata`). With `introspect` on, a token must also still be active at the
+ * issuer's RFC 7662 endpoint, so a revoked login is noticed at once.
  */
 export interface ProtectedMcpServer {
   /** The MCP endpoint, also the resource identifier (RFC 8707 `resource`, the tokens' `aud`). */
   readonly url: string;
-  readonly metadataUrl: string;
   /** Every bearer token the server accepted, in order. */
   readonly acceptedTokens: string[];
   /** Requests answered 401, with the token they carried (null: none). */
@@ -33,7 +31,7 @@ export interface ProtectedMcpServer {
 
 export async function startProtectedMcpServer(): Promise<ProtectedMcpServer> {
   let issuer = '';
-  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let resourceServer: ResourceServer | undefined;
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const acceptedTokens: string[] = [];
   const rejected: (string | null)[] = [];
@@ -47,17 +45,15 @@ export async function startProtectedMcpServer(): Promise<ProtectedMcpServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const url = `${base}/mcp`;
-  const metadataUrl = `${base}/.well-known/oauth-protected-resource/mcp`;
 
   const fixture: ProtectedMcpServer = {
     url,
-    metadataUrl,
     acceptedTokens,
     rejected,
     introspect: false,
     setIssuer(value) {
       issuer = value;
-      jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`));
+      resourceServer = createResourceServer({ issuer, resource: url, scopesSupported: ['mcp:tools'], resourceName: 'protected test server' });
     },
     async close() {
       for (const transport of sessions.values()) await transport.close().catch(() => undefined);
@@ -66,52 +62,40 @@ export async function startProtectedMcpServer(): Promise<ProtectedMcpServer> {
     },
   };
 
-  async function authenticate(request: IncomingMessage): Promise<AuthInfo | null> {
-    const header = request.headers.authorization ?? '';
-    const token = /^Bearer (\S+)$/i.exec(header)?.[1];
-    if (!token || !jwks) return null;
-    try {
-      const { payload } = await jwtVerify(token, jwks, { issuer, audience: url, typ: 'at+jwt', algorithms: ['ES256'] });
-      if (fixture.introspect) {
-        const answer = await fetch(`${issuer}/oauth/introspect`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic('basic-service', CONFIDENTIAL_SECRET) },
-          body: new URLSearchParams({ token }).toString(),
-        });
-        if (!((await answer.json()) as { active?: boolean }).active) return null;
-      }
-      return {
-        token,
-        clientId: String(payload.client_id),
-        scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
-        expiresAt: payload.exp,
-        extra: { subject: payload.sub },
-      };
-    } catch {
-      return null;
-    }
+  /** RFC 7662 at the issuer (as the confidential client `basic-service`): a revoked token is inactive at once. */
+  async function stillActive(token: string): Promise<boolean> {
+    const answer = await fetch(`${issuer}/oauth/introspect`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic('basic-service', CONFIDENTIAL_SECRET) },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    return ((await answer.json()) as { active?: boolean }).active === true;
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', base).pathname;
-    if (path === '/.well-known/oauth-protected-resource/mcp' && request.method === 'GET') {
-      response.writeHead(200, { 'Content-Type': 'application/json' }).end(
-        JSON.stringify({ resource: url, authorization_servers: [issuer], scopes_supported: ['mcp:tools'], bearer_methods_supported: ['header'] }),
-      );
-      return;
-    }
-    if (path !== '/mcp') {
+    if (resourceServer?.handleMetadataRequest(request, response)) return; // RFC 9728 metadata
+    if (path !== '/mcp' || !resourceServer) {
       response.writeHead(404).end();
       return;
     }
-    const auth = await authenticate(request);
+    const presented = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
+    const verdict = await resourceServer.authenticate(request.headers.authorization, ['mcp:tools']);
+    let auth: AuthInfo | null = null;
+    if (verdict.ok && (!fixture.introspect || (await stillActive(verdict.token.token)))) {
+      const { token, clientId, scopes, expiresAt, subject } = verdict.token;
+      auth = { token, clientId, scopes: [...scopes], expiresAt, extra: { subject } };
+    }
     if (!auth) {
-      const token = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
-      rejected.push(token);
-      // RFC 6750 §3.1: error="invalid_token" only when a token was presented.
-      const error = token ? ', error="invalid_token"' : '';
-      response.writeHead(401, { 'WWW-Authenticate': `Bearer resource_metadata="${metadataUrl}"${error}`, 'Content-Type': 'application/json' });
-      response.end(JSON.stringify({ error: token ? 'invalid_token' : 'unauthorized' }));
+      rejected.push(presented);
+      if (!verdict.ok) {
+        response.writeHead(verdict.status, { ...(verdict.wwwAuthenticate && { 'WWW-Authenticate': verdict.wwwAuthenticate }), 'Content-Type': 'application/json' });
+        response.end(JSON.stringify(verdict.body ?? {}));
+        return;
+      }
+      // Valid offline, revoked at the issuer: the helper's kind of challenge, error="invalid_token" (RFC 6750 §3.1).
+      response.writeHead(401, { 'WWW-Authenticate': `Bearer resource_metadata="${resourceServer.metadataUrl}", error="invalid_token"`, 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ error: 'invalid_token', error_description: 'the token was revoked' }));
       return;
     }
     acceptedTokens.push(auth.token);
