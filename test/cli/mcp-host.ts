@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { type ElicitRequest, ElicitRequestSchema, type JSONRPCMessage, JSONRPCMessageSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type ElicitRequest, ElicitRequestSchema, type JSONRPCMessage, JSONRPCMessageSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * The host side of a stdio MCP server, like the SDK's StdioClientTransport, but keeping every raw
@@ -97,6 +97,8 @@ export interface Host {
   readonly client: Client;
   readonly transport: RecordingStdioTransport;
   readonly elicitations: ElicitRequest['params'][];
+  /** `notifications/message` the server sent (their `data`). */
+  readonly logMessages: unknown[];
 }
 
 /**
@@ -113,6 +115,10 @@ export function createHost(
     { capabilities: { roots: {}, ...(onElicit && { elicitation: { url: {} } }) } },
   );
   const elicitations: ElicitRequest['params'][] = [];
+  const logMessages: unknown[] = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+    logMessages.push(notification.params.data);
+  });
   client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
   if (onElicit) {
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
@@ -120,5 +126,5 @@ export function createHost(
       return onElicit(request.params);
     });
   }
-  return { client, transport: new RecordingStdioTransport(args, env), elicitations };
+  return { client, transport: new RecordingStdioTransport(args, env), elicitations, logMessages };
 }

@@ -111,17 +111,19 @@ describe('devicegate mcp-proxy', { timeout: 120_000 }, () => {
     expect(response.status).toBe(200);
   };
 
-  it('first login: initialize waits while the code on stderr is approved in Chromium; then tools/list, a tool call as alice, and a server-to-client request', async () => {
+  it('first login: initialize waits while the code on stderr is approved in Chromium; then tools/list, a tool call as alice, a server-to-client notification and request', async () => {
     const host = start(['--min-validity', '5']);
     const connected = host.client.connect(host.transport);
     await approveFromStderr(host);
     await connected;
     expect(host.client.getServerVersion()).toMatchObject({ name: 'protected-test-server' });
     const { tools } = await host.client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(['roots', 'whoami']);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(['notify', 'roots', 'whoami']);
     expect(await whoami(host)).toBe('subject=alice client=mcp-cli');
     const roots = await host.client.callTool({ name: 'roots', arguments: {} });
     expect(roots.content).toEqual([{ type: 'text', text: 'file:///work/project' }]);
+    expect((await host.client.callTool({ name: 'notify', arguments: {} })).content).toEqual([{ type: 'text', text: 'sent' }]);
+    expect(host.logMessages).toEqual(['hello from the server']);
     // The first request went without a token (that is how the issuer is found), then with alice's.
     expect(mcp.rejected[0]).toBeNull();
     expect(host.transport.stderr).toMatch(/Logged in to .* as alice \(client mcp-cli\)/);

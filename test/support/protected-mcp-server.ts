@@ -132,12 +132,17 @@ export async function startProtectedMcpServer(): Promise<ProtectedMcpServer> {
   return fixture;
 }
 
-/** The MCP server's tools: `whoami` answers with the token's subject, `roots` asks the host for its roots. */
+/** The MCP server's tools: `whoami` answers with the token's subject, `notify` sends the host a log message, `roots` asks the host for its roots. */
 function toolServer(): McpServer {
-  const mcp = new McpServer({ name: 'protected-test-server', version: '1.0.0' });
+  const mcp = new McpServer({ name: 'protected-test-server', version: '1.0.0' }, { capabilities: { logging: {} } });
   mcp.registerTool('whoami', { description: 'Who the access token was issued to' }, async (extra) => ({
     content: [{ type: 'text', text: `subject=${String(extra.authInfo?.extra?.subject)} client=${extra.authInfo?.clientId}` }],
   }));
+  // A server-to-client notification inside a tool call: a log message, then the result.
+  mcp.registerTool('notify', { description: 'Sends the host a log message' }, async (extra) => {
+    await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'hello from the server' } });
+    return { content: [{ type: 'text', text: 'sent' }] };
+  });
   // A server-to-client request inside a tool call: the host's roots come back through the relay.
   mcp.registerTool('roots', { description: "The host's roots (asks the host: roots/list)" }, async (extra) => {
     const { roots } = await mcp.server.listRoots(undefined, { relatedRequestId: extra.requestId });
