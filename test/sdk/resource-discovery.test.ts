@@ -7,7 +7,7 @@ import {
   protectedResourceMetadataUrls,
   resourceCovers,
 } from '../../src/sdk/index.js';
-import { fakeServer, json } from './support.js';
+import { fakeServer, json } from '../cli/support.js';
 
 describe('RFC 9728 protected resource discovery', () => {
   it('parses the Bearer challenge among others, quoted values with escapes and commas, names case-insensitively', () => {
