@@ -64,7 +64,7 @@ const profileOption = (description: string) => new Option('--profile <name>', de
 program
   .command('login')
   .description('Sign in with the device authorization grant: shows a code to approve in any browser, then stores the tokens')
-  .addOption(issuerOption(true))
+  .addOption(issuerOption(false)) // without it, found from --resource (RFC 9728)
   .addOption(clientOption(true))
   .option('--scope <scopes>', 'space-separated scopes to ask for (default: what the server grants the client)')
   .option('--resource <uri>', 'RFC 8707 resource (audience) to ask for; repeat for several', collect)
@@ -78,7 +78,7 @@ program
   .action(async (opts: Record<string, unknown>) => {
     finish(
       await (await import('./commands/login.js')).login(await context(), {
-        issuer: opts.issuer as string,
+        issuer: opts.issuer as string | undefined,
         clientId: opts.clientId as string,
         scope: opts.scope as string | undefined,
         resource: (opts.resource as string[] | undefined) ?? [],
@@ -124,6 +124,31 @@ program
   .addOption(profileOption('the stored login to remove'))
   .action(async (opts: Record<string, unknown>) => {
     finish(await (await import('./commands/logout.js')).logout(await context(), { selector: selector(opts) }));
+  });
+
+program
+  .command('mcp-proxy')
+  .description('Run as a stdio MCP server relaying to a remote, OAuth-protected MCP server (Streamable HTTP), signing in with the device flow')
+  .argument('<url>', "the MCP server's URL")
+  .addOption(clientOption(true))
+  .option('--scope <scopes>', "space-separated scopes to ask for (default: the server's challenge, else what the client is granted)")
+  .addOption(profileOption('the stored login to use and to store a new one under (default: one for this issuer, client and resource)'))
+  .addOption(new Option('--issuer <url>', "the authorization server to use (default: the first the MCP server's RFC 9728 metadata names)").env('DEVICEGATE_ISSUER'))
+  .option('--min-validity <seconds>', 'refresh the access token when fewer seconds than this are left', seconds, 60)
+  .option('--allow-http', 'allow plain-http URLs that are not loopback addresses (testing only)')
+  .action(async (url: string, opts: Record<string, unknown>) => {
+    const { mcpProxy } = await import('./commands/mcp-proxy.js');
+    finish(
+      await mcpProxy(await context(), {
+        serverUrl: url,
+        clientId: opts.clientId as string,
+        scope: opts.scope as string | undefined,
+        profile: opts.profile as string | undefined,
+        issuer: opts.issuer as string | undefined,
+        minValidity: opts.minValidity as number,
+        allowHttp: opts.allowHttp === true,
+      }),
+    );
   });
 
 function selector(opts: Record<string, unknown>): LoginSelector {

@@ -66,6 +66,12 @@ export interface RefreshDeps {
   readonly refresh: (login: StoredLogin) => Promise<TokenResponse>;
   readonly minValiditySeconds?: number;
   readonly lock?: LockOptions;
+  /**
+   * An access token the resource server just answered 401 to: stale whatever its expiry says. If the
+   * stored login (re-read under the lock) holds another one, another process refreshed meanwhile and
+   * that one is used without a refresh.
+   */
+  readonly rejectedAccessToken?: string;
 }
 
 /**
@@ -75,13 +81,14 @@ export interface RefreshDeps {
  */
 export async function ensureFresh(entry: StoredEntry, deps: RefreshDeps): Promise<StoredLogin> {
   const minValidity = deps.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
-  if (isFresh(entry.login, deps.clock.now(), minValidity)) return entry.login;
+  const usable = (login: StoredLogin) => login.access_token !== deps.rejectedAccessToken && isFresh(login, deps.clock.now(), minValidity);
+  if (usable(entry.login)) return entry.login;
   return deps.store.withLock(
     entry.login,
     async () => {
       const current = (await deps.store.read(entry.login))?.login;
       if (!current) throw new CliError(ExitCode.loginRequired, 'login_required', 'logged out meanwhile: run devicegate login');
-      if (isFresh(current, deps.clock.now(), minValidity)) return current; // another process refreshed it
+      if (usable(current)) return current; // another process refreshed it
       if (!current.refresh_token) {
         throw new CliError(
           ExitCode.loginRequired,
