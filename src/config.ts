@@ -223,6 +223,12 @@ const Environment = z.object({
     .refine((u) => !u.includes('?') && !u.includes('#'), 'ISSUER must have no query or fragment (RFC 8414 §2)')
     .optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  // Redis Cluster seed nodes (README, "Redis Cluster"): comma-separated redis:// or rediss:// URLs.
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((value) => value.split(',').map((url) => url.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1, 'at least one redis:// or rediss:// seed URL'))
+    .optional(),
   DEVICEGATE_CONFIG: z.string().min(1).optional(),
   DEVICEGATE_DATA_DIR: z.string().min(1).optional(),
   // ── Operations (issue 10: proxies, shutdown, faults, slow clients, metrics) ──
@@ -259,6 +265,8 @@ export interface Config {
   /** Public base URL, no trailing slash. */
   readonly issuer: string;
   readonly redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES: seed URLs of a Redis Cluster, used instead of REDIS_URL (never both). */
+  readonly redisClusterNodes?: readonly string[] | undefined;
   /** DEVICEGATE_SECRET: present whenever redisUrl is (checked at load). */
   readonly secret?: string | undefined;
   readonly configPath: string;
@@ -321,9 +329,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (operations.headersTimeoutMs > operations.requestTimeoutMs) {
     throw new ConfigError('invalid environment: HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   }
-  if (REDIS_URL && !DEVICEGATE_SECRET) {
+  const REDIS_CLUSTER_NODES = parsedEnv.data.REDIS_CLUSTER_NODES;
+  if (REDIS_URL && REDIS_CLUSTER_NODES) {
+    throw new ConfigError('invalid environment: REDIS_URL, REDIS_CLUSTER_NODES: set one of them (one Redis, or the seed nodes of a Redis Cluster), not both');
+  }
+  if ((REDIS_URL || REDIS_CLUSTER_NODES) && !DEVICEGATE_SECRET) {
     throw new ConfigError(
-      'invalid environment: DEVICEGATE_SECRET: required with REDIS_URL (it encrypts the signing and session keys shared through Redis; at least 32 characters)',
+      `invalid environment: DEVICEGATE_SECRET: required with ${REDIS_URL ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} (it encrypts the signing and session keys shared through Redis; at least 32 characters)`,
     );
   }
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
@@ -335,6 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: HOST,
     issuer: (ISSUER ?? `http://localhost:${PORT}`).replace(/\/+$/, ''),
     redisUrl: REDIS_URL,
+    redisClusterNodes: REDIS_CLUSTER_NODES,
     secret: DEVICEGATE_SECRET,
     configPath,
     dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),

@@ -17,7 +17,7 @@ const logger = pino({ level: config.logLevel, serializers: logSerializers });
 try {
   const server = await startServer(config, { logger });
   logger.info(
-    { url: server.url, issuer: config.issuer, store: config.redisUrl ? 'redis' : 'memory', config: config.configPath },
+    { url: server.url, issuer: config.issuer, store: config.redisClusterNodes?.length ? 'redis-cluster' : config.redisUrl ? 'redis' : 'memory', config: config.configPath },
     'devicegate listening',
   );
   // SIGTERM/SIGINT: drain (readiness false at once, requests in flight finish within

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { type Config, ConfigError, DEFAULT_OPERATIONS } from './config.js';
 import { withRedactedErrors } from './logging.js';
 import { metricsRegistry, reportReadinessFrom } from './metrics.js';
@@ -20,7 +19,7 @@ import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
 import { MemoryDeviceGrantRepository } from './store/memory/grants.js';
-import { connectRedis, isRedisFailure, setRedisCallTimeout } from './store/redis/connection.js';
+import { connectConfiguredRedis, isRedisFailure, type RedisClient, setRedisCallTimeout } from './store/redis/connection.js';
 import { RedisDeviceGrantRepository } from './store/redis/grants.js';
 import type { DeviceGrantRepository } from './domain/grant-repository.js';
 import { MemoryTokenRepository } from './store/memory/tokens.js';
@@ -40,7 +39,7 @@ export interface Stores {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
   /** The Redis connection behind them, if any: the rate limiters count on the same store. */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Key prefix of everything on that connection (tests give each server its own). */
   readonly keyPrefix?: string;
   close(): Promise<void>;
@@ -70,7 +69,7 @@ export interface StartOptions {
 
 /** REDIS_URL set: both repositories on one Redis connection; unset: the embedded memory stores. */
 export async function openStores(config: Config, clock: Clock): Promise<Stores> {
-  if (!config.redisUrl) {
+  if (!config.redisUrl && !config.redisClusterNodes?.length) {
     const grants = new MemoryDeviceGrantRepository(clock);
     const tokens = new MemoryTokenRepository(clock);
     return { grants, tokens, close: async () => {
@@ -78,14 +77,14 @@ export async function openStores(config: Config, clock: Clock): Promise<Stores> 
       await tokens.close();
     } };
   }
-  let redis: Redis;
+  let redis: RedisClient;
   try {
     setRedisCallTimeout((config.operations ?? DEFAULT_OPERATIONS).redisCommandTimeoutMs);
-    redis = await connectRedis(config.redisUrl);
+    redis = await connectConfiguredRedis(config);
   } catch (error) {
     // Start-up with Redis down exits (69, EX_UNAVAILABLE) with this message; the supervisor retries.
     throw new StoreUnavailableError(
-      `cannot reach Redis at ${redisHostForMessages(config.redisUrl)} (${(error as Error).message.slice(0, 120)}); ` +
+      `cannot reach Redis at ${config.redisClusterNodes?.length ? config.redisClusterNodes.map(redisHostForMessages).join(',') : redisHostForMessages(config.redisUrl!)} (${(error as Error).message.slice(0, 120)}); ` +
         'start Redis first — devicegate does not serve without its store',
     );
   }

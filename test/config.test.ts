@@ -26,6 +26,12 @@ describe('config', () => {
     expect(Object.isFrozen(config.file.clients[0])).toBe(true);
   });
 
+  it('reads REDIS_CLUSTER_NODES as a list of seed URLs (spaces and empty entries ignored)', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000, rediss://u:p@10.0.0.2:7001,', DEVICEGATE_SECRET: 'x'.repeat(32) });
+    expect(config.redisClusterNodes).toEqual(['redis://10.0.0.1:7000', 'rediss://u:p@10.0.0.2:7001']);
+    expect(config.redisUrl).toBeUndefined();
+  });
+
   it('derives the issuer from PORT and strips a trailing slash from ISSUER', () => {
     expect(loadConfig({ PORT: '8080' }).issuer).toBe('http://localhost:8080');
     expect(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer).toBe('https://auth.example.com');
@@ -37,6 +43,13 @@ describe('config', () => {
     [{ ISSUER: 'not a url' }, /ISSUER/],
     [{ ISSUER: 'https://auth.example.com/?x=1' }, /ISSUER/],
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL/],
+    [{ REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000,http://127.0.0.1:7001' }, /REDIS_CLUSTER_NODES/],
+    [{ REDIS_CLUSTER_NODES: ' , ' }, /REDIS_CLUSTER_NODES/],
+    [{ REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000' }, /DEVICEGATE_SECRET: required with REDIS_CLUSTER_NODES/],
+    [
+      { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000', DEVICEGATE_SECRET: 'x'.repeat(32) },
+      /REDIS_URL, REDIS_CLUSTER_NODES: set one of them/,
+    ],
     [{ DEVICEGATE_CONFIG: '/nonexistent/devicegate.json' }, /DEVICEGATE_CONFIG.*ENOENT/],
   ])('refuses environment %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../config.js';
 import { systemClock } from '../domain/clock.js';
-import { connectRedis } from '../store/redis/connection.js';
+import { connectConfiguredRedis } from '../store/redis/connection.js';
 import { SealedBox } from '../tokens/sealed-box.js';
 import { rotateKeyring } from '../tokens/shared-keys.js';
 
@@ -15,7 +15,7 @@ export async function rotateKeys(env: NodeJS.ProcessEnv, out: NodeJS.WritableStr
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
-    if (!config.redisUrl || !config.secret) {
+    if ((!config.redisUrl && !config.redisClusterNodes?.length) || !config.secret) {
       throw new ConfigError(
         'REDIS_URL: rotate-keys rotates the key set instances share through Redis; without Redis, rotate by editing tokens.jwks_path',
       );
@@ -25,7 +25,7 @@ export async function rotateKeys(env: NodeJS.ProcessEnv, out: NodeJS.WritableStr
     err.write(`devicegate rotate-keys: ${error.message}\n`);
     return 78;
   }
-  const redis = await connectRedis(config.redisUrl);
+  const redis = await connectConfiguredRedis(config);
   try {
     const rotation = config.file.key_rotation;
     const outcome = await rotateKeyring(

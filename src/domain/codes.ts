@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
 import { pooledRandomBytes } from './random.js';
 
@@ -13,9 +14,22 @@ const DISPLAY_GROUP = 4;
 // that every character is equally likely (no modulo bias).
 const UNBIASED_BYTE_LIMIT = 256 - (256 % USER_CODE_ALPHABET.length);
 
-/** RFC 8628 §3.2 device_code: 32 random bytes, base64url (43 characters). */
-export function generateDeviceCode(): string {
-  return generateOpaqueToken();
+/**
+ * RFC 8628 §3.2 device_code: 32 random bytes, base64url (43 characters), behind the routing tag of
+ * its user code (`<4 characters>.<43 characters>`). Polling (device_code only) and code entry
+ * (user_code only) then both name the same Redis Cluster hash slot (src/store/redis/key-names.ts).
+ */
+export function generateDeviceCode(userCode: string): string {
+  return generateOpaqueToken(userCodeRoutingTag(userCode));
+}
+
+/**
+ * The routing tag of a normalised user code: 4 base64url characters of its SHA-256 (24 bits, far more
+ * values than Redis Cluster's 16,384 slots, so grants spread evenly). It reveals nothing the device
+ * does not already show: the user code is displayed beside the device code.
+ */
+export function userCodeRoutingTag(userCode: string): string {
+  return hash('sha256', userCode, 'base64url').slice(0, 4);
 }
 
 /** A normalised user code: 8 characters from the alphabet, no separator. */

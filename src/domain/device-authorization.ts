@@ -36,11 +36,12 @@ export async function authorizeDevice(
   // The server, never the client, dictates lifetime and polling interval (RFC 8628 §3.2).
   const { expires_in, interval } = { ...deps.defaultPolicy, ...client.device_code };
 
-  const deviceCode = generateDeviceCode();
   const now = deps.clock.now();
   const nextUserCode = deps.generateUserCode ?? generateUserCode;
   for (let attempt = 0; attempt < USER_CODE_ATTEMPTS; attempt++) {
     const userCode = nextUserCode();
+    // Generated per user code: it carries the user code's routing tag (Redis Cluster slot).
+    const deviceCode = generateDeviceCode(userCode);
     const stored = await deps.store.create(
       {
         deviceCodeHash: hashDeviceCode(deviceCode),

@@ -4,7 +4,7 @@ import type { TokenRequest, TokenResponse } from '../contracts/token.js';
 import type { DeviceGrantRepository } from './grant-repository.js';
 import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
-import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
+import { generateOpaqueToken, hashOpaqueToken, routingTagOf } from '../tokens/opaque.js';
 import { type AuditSink, grantReference } from './audit.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';
@@ -114,7 +114,8 @@ async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: Toke
   const scope = current ? narrowScope(current.scope, request.scope) : [];
   const audience = current ? audienceFor(client, current, request.resource) : [];
 
-  const nextToken = generateOpaqueToken();
+  // The next token carries the presented one's routing tag (its family id): one family, one Redis Cluster slot.
+  const nextToken = generateOpaqueToken(routingTagOf(request.refresh_token) ?? undefined);
   const rotation = await deps.tokens.rotateRefreshToken(
     { tokenHash, clientId: client.client_id, nextTokenHash: hashOpaqueToken(nextToken), ttlMs: deps.policy.refresh_token_ttl * 1000 },
     now,
@@ -154,7 +155,8 @@ async function issueTokens(
 
   if (!refresh.newFamily) return { ...response, refresh_token: refresh.refreshToken };
   if (!newFamily || familyId === undefined) return response;
-  const refreshToken = generateOpaqueToken();
+  // Tagged with its family id (already public as the access token's grant_id): see generateOpaqueToken.
+  const refreshToken = generateOpaqueToken(familyId);
   const now = deps.clock.now();
   await deps.tokens.saveRefreshToken(
     {

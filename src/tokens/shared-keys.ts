@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.js';
+import { keyringKey, sessionKeyKey } from '../store/redis/key-names.js';
 import type { CryptoKey } from 'jose';
 import { ConfigError, type KeyRotationConfig } from '../config.js';
 import type { Clock } from '../domain/clock.js';
@@ -47,14 +48,12 @@ export interface KeyringDocument {
 }
 
 export interface SharedStateLocation {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The key prefix of the deployment (`devicegate:` unless tests give each server its own). */
   readonly keyPrefix: string;
   readonly box: SealedBox;
 }
 
-const keyringKey = (prefix: string) => `${prefix}keyring`;
-const sessionKeyKey = (prefix: string) => `${prefix}session_key`;
 const signingSlot = (kid: string) => `signing-key:${kid}`;
 const SESSION_SLOT = 'session-key';
 

@@ -1,8 +1,7 @@
 import { isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { limiterKeyPrefix } from '../store/redis/key-names.js';
-import { callRedis } from '../store/redis/connection.js';
+import { callRedis, type RedisClient } from '../store/redis/connection.js';
 import { limiterRejections } from '../metrics.js';
 
 export interface AttemptPolicy {
@@ -33,7 +32,7 @@ export class FailedAttemptLimiter {
   /** On Redis, an unreachable store is a 503 (retry shortly), as for the grants; not a 500. */
   private readonly call: <T>(operation: () => Promise<T>) => Promise<T>;
 
-  constructor(private readonly name: string, policy: AttemptPolicy, store: { redis?: Redis | undefined; keyPrefix?: string | undefined } = {}) {
+  constructor(private readonly name: string, policy: AttemptPolicy, store: { redis?: RedisClient | undefined; keyPrefix?: string | undefined } = {}) {
     const { redis, keyPrefix = 'devicegate:' } = store;
     const make = (scope: 'ip' | 'account', points: number) => {
       const options = { keyPrefix: limiterKeyPrefix(keyPrefix, name, scope), points, duration: policy.window };

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.js';
+import { sessionEndedKey } from '../store/redis/key-names.js';
 import type { Clock } from '../domain/clock.js';
 import { callRedis } from '../store/redis/connection.js';
 import type { Session } from './session.js';
@@ -35,7 +36,7 @@ export class MemorySessionRevocations implements SessionRevocations {
 
 export class RedisSessionRevocations implements SessionRevocations {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly clock: Clock,
   ) {}
@@ -51,6 +52,6 @@ export class RedisSessionRevocations implements SessionRevocations {
   }
 
   private key(session: Session): string {
-    return `${this.keyPrefix}session_ended:${session.id}`;
+    return sessionEndedKey(this.keyPrefix, session.id);
   }
 }

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   formatUserCode,
   generateDeviceCode,
+  userCodeRoutingTag,
   generateUserCode,
   hashDeviceCode,
   normaliseUserCode,
@@ -58,21 +60,29 @@ describe('user codes', () => {
 });
 
 describe('device codes', () => {
-  it('is 32 random bytes as 43 base64url characters, never repeated', () => {
+  it('is the user code routing tag, a dot, then 32 random bytes as 43 base64url characters, never repeated', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1_000; i++) {
-      const code = generateDeviceCode();
-      expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      expect(Buffer.from(code, 'base64url')).toHaveLength(32);
+      const userCode = generateUserCode();
+      const code = generateDeviceCode(userCode);
+      expect(code).toMatch(/^[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]{43}$/);
+      expect(code.slice(0, 4)).toBe(userCodeRoutingTag(userCode));
+      expect(Buffer.from(code.slice(5), 'base64url')).toHaveLength(32);
       seen.add(code);
     }
     expect(seen.size).toBe(1_000);
   });
 
-  it('is stored as a SHA-256 base64url hash', () => {
-    const code = generateDeviceCode();
-    expect(hashDeviceCode(code)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  it('is stored as its routing tag and a SHA-256 base64url hash of the whole code', () => {
+    const code = generateDeviceCode('WDJBMJHT');
+    expect(hashDeviceCode(code)).toBe(`${userCodeRoutingTag('WDJBMJHT')}.${createHash('sha256').update(code).digest('base64url')}`);
     expect(hashDeviceCode(code)).toBe(hashDeviceCode(code));
-    expect(hashDeviceCode(code)).not.toBe(code);
+    expect(hashDeviceCode(code)).not.toContain(code.slice(5));
+  });
+
+  it('hashes a code without a well-formed tag (forged) to a bare digest, so no brace reaches a key name', () => {
+    for (const forged of ['abc', '{x}.abcdef', '.abc', 'a'.repeat(65) + '.b', 'a b.c']) {
+      expect(hashDeviceCode(forged)).toBe(createHash('sha256').update(forged).digest('base64url'));
+    }
   });
 });

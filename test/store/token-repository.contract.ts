@@ -15,17 +15,30 @@ export interface TokenRepositoryUnderTest {
 
 export const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
 
-/** An opaque refresh token as the token endpoint would mint it, and the hash the store sees. */
-export function opaqueToken(): { token: string; hash: string } {
-  const token = randomBytes(32).toString('base64url');
-  return { token, hash: createHash('sha256').update(token).digest('base64url') };
+/**
+ * An opaque refresh token as the token endpoint would mint it (`<family id>.<random>`: the routing
+ * tag that keeps a family in one Redis Cluster slot), and the hash the store sees (`<tag>.<SHA-256>`).
+ * Without a tag: a forged token.
+ */
+export function opaqueToken(familyTag?: string): { token: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  const token = familyTag === undefined ? secret : `${familyTag}.${secret}`;
+  const digest = createHash('sha256').update(token).digest('base64url');
+  return { token, hash: familyTag === undefined ? digest : `${familyTag}.${digest}` };
+}
+
+/** The family tag in front of a token hash (as the token endpoint copies it to the successor). */
+export function familyTagOf(tokenHash: string): string | undefined {
+  const dot = tokenHash.indexOf('.');
+  return dot > 0 ? tokenHash.slice(0, dot) : undefined;
 }
 
 /** The first refresh token of a new family, with overrides. */
 export function refreshRecord(now: number, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  const familyId = overrides.familyId ?? randomUUID();
   return {
-    tokenHash: opaqueToken().hash,
-    familyId: randomUUID(),
+    tokenHash: opaqueToken(familyId).hash,
+    familyId,
     clientId: 'demo-cli',
     subject: 'user:alice',
     scope: ['openid', 'offline_access', 'mcp:tools'],
@@ -53,7 +66,7 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
       await repository.close();
     });
 
-    const rotate = (tokenHash: string, nextTokenHash = opaqueToken().hash, clientId = 'demo-cli', ttlMs = REFRESH_TTL_MS) =>
+    const rotate = (tokenHash: string, nextTokenHash = opaqueToken(familyTagOf(tokenHash)).hash, clientId = 'demo-cli', ttlMs = REFRESH_TTL_MS) =>
       repository.rotateRefreshToken({ tokenHash, clientId, nextTokenHash, ttlMs }, clock.now());
 
     describe('save and find', () => {
@@ -83,7 +96,8 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
       it('refuses a token hash or a family that is already stored, changing nothing', async () => {
         const record = refreshRecord(clock.now());
         await repository.saveRefreshToken(record, clock.now());
-        const sameHash = refreshRecord(clock.now(), { tokenHash: record.tokenHash, clientId: 'other', scope: ['admin'] });
+        // A token hash carries its family id as routing tag, so a stored hash comes back with its family.
+        const sameHash = refreshRecord(clock.now(), { tokenHash: record.tokenHash, familyId: record.familyId, clientId: 'other', scope: ['admin'] });
         const sameFamily = refreshRecord(clock.now(), { familyId: record.familyId });
         await expect(repository.saveRefreshToken(sameHash, clock.now())).rejects.toBeInstanceOf(RefreshTokenConflictError);
         await expect(repository.saveRefreshToken(sameFamily, clock.now())).rejects.toBeInstanceOf(RefreshTokenConflictError);
@@ -111,7 +125,7 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
         const record = refreshRecord(clock.now());
         await repository.saveRefreshToken(record, clock.now());
         clock.advance(60_000);
-        const nextHash = opaqueToken().hash;
+        const nextHash = opaqueToken(record.familyId).hash;
         const result = rotated(await rotate(record.tokenHash, nextHash, 'demo-cli', 3_600_000));
         expect(result.previous).toEqual(record);
         expect(result.next).toEqual({
@@ -214,15 +228,16 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
       });
 
       it('refuses to rotate into a hash already stored, writing nothing', async () => {
+        // Within one family (the tokens' routing tag keeps a family in one Redis Cluster slot): the
+        // active token rotated into the hash of the family's first, used, token.
         const record = refreshRecord(clock.now());
-        const other = refreshRecord(clock.now());
         await repository.saveRefreshToken(record, clock.now());
-        await repository.saveRefreshToken(other, clock.now());
-        await expect(rotate(record.tokenHash, other.tokenHash)).rejects.toBeInstanceOf(RefreshTokenConflictError);
-        await expect(rotate(record.tokenHash, record.tokenHash)).rejects.toBeInstanceOf(RefreshTokenConflictError);
-        expect(await repository.findRefreshToken(record.tokenHash, clock.now())).toEqual(record);
-        expect(await repository.findRefreshToken(other.tokenHash, clock.now())).toEqual(other);
-        rotated(await rotate(record.tokenHash));
+        const active = rotated(await rotate(record.tokenHash)).next;
+        await expect(rotate(active.tokenHash, record.tokenHash)).rejects.toBeInstanceOf(RefreshTokenConflictError);
+        await expect(rotate(active.tokenHash, active.tokenHash)).rejects.toBeInstanceOf(RefreshTokenConflictError);
+        expect(await repository.findRefreshToken(active.tokenHash, clock.now())).toEqual(active);
+        expect(await repository.findRefreshToken(record.tokenHash, clock.now())).toBeNull(); // used
+        rotated(await rotate(active.tokenHash));
       });
 
       it('refuses a lifetime that is not a positive integer', async () => {
@@ -247,7 +262,7 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
       it('exactly once under concurrency: of 100 rotations of one token, one rotates, one detects reuse, the rest are invalid', async () => {
         const record = refreshRecord(clock.now());
         await repository.saveRefreshToken(record, clock.now());
-        const nextHashes = Array.from({ length: 100 }, () => opaqueToken().hash);
+        const nextHashes = Array.from({ length: 100 }, () => opaqueToken(record.familyId).hash);
         const results = await Promise.all(nextHashes.map((hash) => rotate(record.tokenHash, hash)));
 
         const count = (kind: RotationResult['kind']) => results.filter((r) => r.kind === kind).length;

@@ -3,11 +3,12 @@ import type { DeviceGrant } from '../../src/domain/device-grant.js';
 
 /** A pending grant as the domain would create it, with overrides. */
 export function pendingGrant(now: number, overrides: Partial<DeviceGrant> = {}): DeviceGrant & { deviceCode: string } {
-  const deviceCode = generateDeviceCode();
+  const userCode = overrides.userCode ?? generateUserCode();
+  const deviceCode = generateDeviceCode(userCode);
   return {
     deviceCode,
     deviceCodeHash: hashDeviceCode(deviceCode),
-    userCode: generateUserCode(),
+    userCode,
     clientId: 'demo-cli',
     scope: ['openid', 'profile'],
     resource: ['https://mcp.example.com/'],

@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import {
   assertStorableCode,
   type AuthorizationCode,
@@ -8,7 +8,7 @@ import {
 } from '../../domain/authorization-code.js';
 import { type AuthorizationCodeKeyBuilder, authorizationCodeKeyBuilder } from './key-names.js';
 import { LuaScript } from './lua-script.js';
-import { callRedis, connectRedis } from './connection.js';
+import { callRedis, connectRedis, type RedisClient } from './connection.js';
 
 
 /** lua/*-authorization-code.lua; each file's header states its KEYS and ARGV. */
@@ -25,7 +25,7 @@ type RedeemReply = [0] | [1, string] | [2, string, string];
  */
 export class RedisAuthorizationCodeRepository implements AuthorizationCodeRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: AuthorizationCodeKeyBuilder = authorizationCodeKeyBuilder(),
     private readonly options: { ownsConnection?: boolean } = {},
   ) {}

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { TemporarilyUnavailableError } from '../../domain/errors.js';
 import { redisCommandDuration, redisErrors } from '../../metrics.js';
 
@@ -23,7 +23,8 @@ export function onRedisFailure(listener: (error: unknown) => void): () => void {
 export function isRedisFailure(error: unknown): boolean {
   if (error instanceof ReplyError) return true;
   if (!(error instanceof Error)) return false;
-  return /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect E|read E|write E)/.test(
+  // The last four are the cluster client's (no slot map yet, no reachable node, redirection loop).
+  return /^(Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect E|read E|write E|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|Too many Cluster redirections)/.test(
     error.message,
   );
 }
@@ -71,6 +72,79 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
     throw error;
   }
   return redis;
+}
+
+/**
+ * What the stores run on: one Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES). Every
+ * multi-key operation names keys of one hash slot (src/store/redis/key-names.ts), so the same
+ * scripts run on both.
+ */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Cluster client settings with the same outage behaviour as redisOptions(): no offline queue (a
+ * command for a slot whose master is unreachable fails at once, a 503), one retry per command, short
+ * connect timeout. During a failover the cluster answers CLUSTERDOWN or the old master's socket is
+ * closed; ioredis refreshes the slot map (on MOVED, on a closed node, every slotsRefreshInterval), so
+ * once a replica is promoted the next requests reach it. Retry delays stay short: a request waits at
+ * most the call deadline (callRedis) either way.
+ */
+export function clusterOptions(overrides: ClusterOptions = {}): ClusterOptions {
+  const { lazyConnect: _lazy, enableOfflineQueue: _queue, retryStrategy: _retry, ...perNode } = redisOptions();
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    maxRedirections: 4,
+    retryDelayOnFailover: 50,
+    retryDelayOnClusterDown: 50,
+    retryDelayOnTryAgain: 50,
+    retryDelayOnMoved: 0,
+    slotsRefreshTimeout: 1_000,
+    slotsRefreshInterval: 2_000,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    redisOptions: perNode,
+    ...overrides,
+  };
+}
+
+/** Seed nodes of REDIS_CLUSTER_NODES (`redis://` or `rediss://` URLs) → ioredis cluster start-up nodes. */
+export function clusterSeeds(urls: readonly string[]): { nodes: { host: string; port: number }[]; options: ClusterOptions } {
+  const parsed = urls.map((url) => new URL(url));
+  const first = parsed[0];
+  const redisOptions: NonNullable<ClusterOptions['redisOptions']> = {};
+  if (first?.username) redisOptions.username = decodeURIComponent(first.username);
+  if (first?.password) redisOptions.password = decodeURIComponent(first.password);
+  if (first?.protocol === 'rediss:') redisOptions.tls = {};
+  return {
+    nodes: parsed.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) })),
+    options: { redisOptions },
+  };
+}
+
+/** Connects to a Redis Cluster through its seed nodes and waits until it is ready; throws when it cannot. */
+export async function connectRedisCluster(urls: readonly string[], options: ClusterOptions = {}): Promise<Cluster> {
+  const seeds = clusterSeeds(urls);
+  const base = clusterOptions(options);
+  const cluster = new Cluster(seeds.nodes, {
+    ...base,
+    redisOptions: { ...base.redisOptions, ...seeds.options.redisOptions, ...options.redisOptions },
+  });
+  cluster.on('error', () => {});
+  try {
+    await cluster.connect();
+  } catch (error) {
+    cluster.disconnect();
+    throw error;
+  }
+  return cluster;
+}
+
+/** REDIS_CLUSTER_NODES if set, else REDIS_URL. */
+export function connectConfiguredRedis(config: { redisUrl?: string | undefined; redisClusterNodes?: readonly string[] | undefined }): Promise<RedisClient> {
+  if (config.redisClusterNodes?.length) return connectRedisCluster(config.redisClusterNodes);
+  if (config.redisUrl) return connectRedis(config.redisUrl);
+  return Promise.reject(new Error('neither REDIS_URL nor REDIS_CLUSTER_NODES is set'));
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import {
   type Decision,
   type DecisionOutcome,
@@ -9,7 +9,7 @@ import {
 } from '../../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './key-names.js';
-import { callRedis, connectRedis } from './connection.js';
+import { callRedis, connectRedis, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
 import type { DeviceGrantRepository } from '../../domain/grant-repository.js';
@@ -23,7 +23,7 @@ const scripts = {
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeyBuilder = keyBuilder(),
   ) {}
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 type Argument = string | number;
@@ -24,7 +24,7 @@ export class LuaScript {
   }
 
   /** `keysAndArgs`: the script's `numberOfKeys` KEYS first, then its ARGV. */
-  run<Reply>(redis: Redis, ...keysAndArgs: Argument[]): Promise<Reply> {
+  run<Reply>(redis: RedisClient, ...keysAndArgs: Argument[]): Promise<Reply> {
     coalesceWrites(redis);
     return redis.evalsha(this.sha1, this.numberOfKeys, ...keysAndArgs).catch((error: unknown) => {
       if (!isNoScript(error)) throw error;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { onRedisFailure, withRedisDeadline } from './connection.js';
+import { onRedisFailure, type RedisClient, withRedisDeadline } from './connection.js';
 
 /** Consecutive failed probes that make an outage (then /readyz answers 503). */
 const FAILED_PROBES_FOR_AN_OUTAGE = 2;
@@ -22,7 +21,7 @@ export class RedisMonitor {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly probeKey: string,
     private readonly logger: Logger,
     private readonly intervalMs = 1_000,

@@ -1,8 +1,9 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
+import { routingTagOf } from '../../tokens/opaque.js';
 import { pairsToRecord } from './grant-hash.js';
 import { type TokenKeyBuilder, tokenKeyBuilder } from './key-names.js';
 import { LuaScript } from './lua-script.js';
-import { callRedis, connectRedis } from './connection.js';
+import { callRedis, connectRedis, type RedisClient } from './connection.js';
 import {
   assertRotationRequest,
   assertSavable,
@@ -62,7 +63,7 @@ export function refreshTokenFromHashFields(hash: Record<string, string>): Refres
  * (one EVALSHA round trip, atomic); see lua/*-refresh-token.lua beside this file.
  */
 export class RedisTokenRepository implements TokenRepository {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly ownsConnection: boolean;
   /** What the scripts prepend to a family id: the key builder stays the only place names are made. */
   private readonly familyKeyPrefix: string;
@@ -72,13 +73,29 @@ export class RedisTokenRepository implements TokenRepository {
    * connection is borrowed and `close()` leaves it open; `connect()` makes a repository that owns it.
    */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: TokenKeyBuilder = tokenKeyBuilder(),
     options: { ownsConnection?: boolean } = {},
   ) {
     this.redis = redis;
     this.ownsConnection = options.ownsConnection ?? false;
     this.familyKeyPrefix = keys.refreshFamily('');
+    this.onCluster = redis instanceof Cluster;
+  }
+
+  /** True on a Redis Cluster, where a script may only touch keys of its first key's slot. */
+  private readonly onCluster: boolean;
+
+  /**
+   * Whether the scripts may run for this token hash. Every token this version issues carries its family
+   * id as routing tag, so its key and its family marker share a slot. On a Cluster, a hash without a tag
+   * (a forged token; Cluster support came with the tags) or a successor with another tag cannot be one of
+   * ours: it is answered "invalid" without asking Redis, instead of a cross-slot error (a 503).
+   */
+  private sameSlot(tokenHash: string, nextTokenHash?: string): boolean {
+    if (!this.onCluster) return true;
+    const tag = routingTagOf(tokenHash);
+    return tag !== null && (nextTokenHash === undefined || routingTagOf(nextTokenHash) === tag);
   }
 
   /** Connects and waits until Redis answers; throws when it cannot. The repository owns the connection. */
@@ -103,6 +120,7 @@ export class RedisTokenRepository implements TokenRepository {
 
   async rotateRefreshToken(rotation: RotationRequest, now: number): Promise<RotationResult> {
     assertRotationRequest(rotation);
+    if (!this.sameSlot(rotation.tokenHash, rotation.nextTokenHash)) return { kind: 'invalid' };
     const reply = await this.call(() =>
       scripts.rotateRefreshToken.run<RotateReply>(
         this.redis,
@@ -134,11 +152,13 @@ export class RedisTokenRepository implements TokenRepository {
   }
 
   async findRefreshToken(tokenHash: string, now: number): Promise<RefreshTokenRecord | null> {
+    if (!this.sameSlot(tokenHash)) return null;
     const pairs = await this.call(() => scripts.findRefreshToken.run<string[]>(this.redis, this.keys.refreshToken(tokenHash), this.familyKeyPrefix, now));
     return refreshTokenFromHashFields(pairsToRecord(pairs));
   }
 
   async revokeRefreshToken(tokenHash: string, clientId: string, now: number): Promise<boolean> {
+    if (!this.sameSlot(tokenHash)) return false;
     const revoked = await this.call(() =>
       scripts.revokeRefreshToken.run<0 | 1>(this.redis, this.keys.refreshToken(tokenHash), this.familyKeyPrefix, clientId, now),
     );

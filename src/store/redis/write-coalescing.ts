@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /**
  * Lets every command sent to `redis` during this turn of the event loop leave in one socket write:
@@ -8,7 +9,10 @@ import type { Redis } from 'ioredis';
  * poll in the profiles (bench/README.md). Nothing is delayed beyond the turn it was sent in, and each
  * command is still its own request's one round trip: this merges writes, not commands.
  */
-export function coalesceWrites(redis: Redis): void {
+export function coalesceWrites(redis: RedisClient): void {
+  // A Cluster client holds one connection per node and picks it per command (by slot): there is no
+  // single socket to cork, so commands leave as ioredis writes them (bypassed, not broken).
+  if (!(redis instanceof Redis)) return;
   const socket = redis.stream;
   // Already corked: by this turn's first command, or by ioredis itself (a pipeline), which uncorks.
   if (socket === undefined || socket.writableCorked > 0) return;

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { userCodeRoutingTag } from '../../../src/domain/codes.js';
+import { keySlot } from '../../support/redis-cluster.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
@@ -36,9 +38,13 @@ describe('redis repository: keys, TTL, round trips', () => {
     await repository.create(stored(grant), now);
 
     const keys = (await inspector.keys(`${prefix}*`)).sort();
-    const grantKey = `${prefix}grant:${grant.deviceCodeHash}`;
-    const indexKey = `${prefix}user_code:${grant.userCode}`;
+    const tag = userCodeRoutingTag(grant.userCode);
+    expect(grant.deviceCodeHash.startsWith(`${tag}.`)).toBe(true);
+    const grantKey = `${prefix}grant:{${tag}}${grant.deviceCodeHash.slice(tag.length + 1)}`;
+    const indexKey = `${prefix}user_code:{${tag}}${grant.userCode}`;
     expect(keys).toEqual([grantKey, indexKey].sort());
+    // One hash tag: the two keys share a Redis Cluster slot.
+    expect(keySlot(grantKey)).toBe(keySlot(indexKey));
     expect(await inspector.get(indexKey)).toBe(grantKey);
 
     const [grantTtl, indexTtl] = await Promise.all([inspector.pttl(grantKey), inspector.pttl(indexKey)]);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { keySlot } from '../../support/redis-cluster.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
@@ -38,9 +40,10 @@ describe('redis token repository: keys, TTLs, round trips', () => {
     const keys = tokenKeyBuilder(prefix);
     const repository = await RedisTokenRepository.connect(redis.url, { keyPrefix: prefix });
     const now = Date.now();
-    const first = opaqueToken();
-    const second = opaqueToken();
-    const record = refreshRecord(now, { tokenHash: first.hash, expiresAt: now + 3_600_000 });
+    const familyId = randomUUID();
+    const first = opaqueToken(familyId);
+    const second = opaqueToken(familyId);
+    const record = refreshRecord(now, { familyId, tokenHash: first.hash, expiresAt: now + 3_600_000 });
     await repository.saveRefreshToken(record, now);
     expect(await inspector.pttl(keys.refreshFamily(record.familyId))).toBeGreaterThan(3_600_000 - 2_000);
 
@@ -52,8 +55,9 @@ describe('redis token repository: keys, TTLs, round trips', () => {
 
     const all = (await inspector.keys(`${prefix}*`)).sort();
     expect(all).toEqual(
-      [`${prefix}refresh:${first.hash}`, `${prefix}refresh:${second.hash}`, `${prefix}refresh_family:${record.familyId}`].sort(),
+      [`${prefix}refresh:{${familyId}}${first.hash.slice(familyId.length + 1)}`, `${prefix}refresh:{${familyId}}${second.hash.slice(familyId.length + 1)}`, `${prefix}refresh_family:{${familyId}}`].sort(),
     );
+    expect(all.map((key) => keySlot(key))).toEqual(all.map(() => keySlot(keys.refreshFamily(familyId))));
     expect(await inspector.hgetall(keys.refreshToken(first.hash))).toEqual({
       token_hash: first.hash,
       family_id: record.familyId,
@@ -100,7 +104,7 @@ describe('redis token repository: keys, TTLs, round trips', () => {
     const now = Date.now();
     const record = refreshRecord(now);
     await repository.saveRefreshToken(record, now);
-    const next = opaqueToken().hash;
+    const next = opaqueToken(record.familyId).hash;
     await repository.rotateRefreshToken({ tokenHash: record.tokenHash, clientId: 'demo-cli', nextTokenHash: next, ttlMs: 60_000 }, now);
     expectTtlAbout(await inspector.pttl(keys.refreshToken(next)), 60_000);
     expectTtlAbout(await inspector.pttl(keys.refreshFamily(record.familyId)), REFRESH_TTL_MS);

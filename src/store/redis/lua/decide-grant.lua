@@ -1,6 +1,6 @@
 -- The person's decision on a grant, once, atomically. Same rules as decideGrant() in
 -- src/domain/poll-policy.ts (decisionBlocker), held to the same answers by the contract suite.
--- KEYS[1] user-code index (its value is the grant key; standalone/Sentinel Redis, see README)
+-- KEYS[1] user-code index (its value is the grant key, which shares its hash tag: one slot, see README)
 -- ARGV[1] now (ms)   ARGV[2] 'approve' | 'deny'   ARGV[3] subject
 -- Returns 'approved' | 'denied' | 'not_found' | 'expired' | 'already_decided'
 local grant_key = redis.call('GET', KEYS[1])

@@ -1,7 +1,6 @@
 -- Reads an active refresh token (for introspection) in one round trip: the token hash and its family
 -- marker, consistently.
--- KEYS[1] token hash   ARGV[1] family key prefix (see rotate-refresh-token.lua: standalone or
--- Sentinel Redis only)   ARGV[2] now (ms)
+-- KEYS[1] token hash   ARGV[1] family key template (see rotate-refresh-token.lua)   ARGV[2] now (ms)
 -- Returns the token's field, value pairs, or an empty array when it is unknown, expired at `now`, used,
 -- or its family is revoked.
 local fields = redis.call('HGETALL', KEYS[1])
@@ -16,7 +15,10 @@ local expires_at = tonumber(token.expires_at)
 if not expires_at or expires_at <= tonumber(ARGV[2]) or token.status ~= 'active' then
   return {}
 end
-if redis.call('GET', ARGV[1] .. token.family_id) ~= 'active' then
+local family_template = ARGV[1]
+local brace = string.find(family_template, '{}', 1, true)
+local family_key = string.sub(family_template, 1, brace) .. token.family_id .. string.sub(family_template, brace + 1)
+if redis.call('GET', family_key) ~= 'active' then
   return {}
 end
 return fields

@@ -1,12 +1,14 @@
 -- Rotates a refresh token (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2) in one atomic step: Redis runs a
 -- script alone, so of N concurrent rotations of one token exactly one succeeds.
 -- KEYS[1] presented token hash   KEYS[2] next token hash
--- ARGV[1] family key prefix (the family key is ARGV[1] .. family_id, see below)   ARGV[2] client id
+-- ARGV[1] family key template (see below)   ARGV[2] client id
 -- ARGV[3] now (ms)   ARGV[4] next token hash   ARGV[5] next TTL (ms)   ARGV[6] next expires_at (ms)
 --
 -- The family key is read from the presented token, so it cannot be declared in KEYS: the script
--- builds it from a prefix that the key builder produced. That is fine on a standalone or
--- Sentinel-managed Redis (the deployment target); on Redis Cluster it could live in another slot.
+-- builds it from a template that the key builder produced.
+-- The family key is the template ARGV[1] (the key builder's family key with `{}` where the id goes)
+-- with the family id read from the token put in the braces: a Redis Cluster hash tag. The token's own
+-- key carries the same tag (its hash starts with the family id), so both are in one slot.
 --
 -- Returns {'rotated', <field, value pairs of the presented token as it was>} | {'reused', family_id}
 --       | {'invalid'} | {'conflict'} (the next token hash is already stored; nothing is written).
@@ -28,7 +30,9 @@ if token.client_id ~= ARGV[2] then
   return {'invalid'}
 end
 -- Revoked family (or, never expected, a missing marker: fail closed).
-local family_key = ARGV[1] .. token.family_id
+local family_template = ARGV[1]
+local brace = string.find(family_template, '{}', 1, true)
+local family_key = string.sub(family_template, 1, brace) .. token.family_id .. string.sub(family_template, brace + 1)
 if redis.call('GET', family_key) ~= 'active' then
   return {'invalid'}
 end
