@@ -24,7 +24,7 @@ export interface TestRedisCluster {
   masterPortFor(key: string): Promise<number>;
   /** SIGKILL the node on `port` (a crashed master: its replica takes over after cluster-node-timeout). */
   kill(port: number): Promise<void>;
-  /** Resolves once every live node reports cluster_state:ok and `key`'s slot has a live master. */
+  /** Resolves once every live node reports cluster_state:ok and every slot's master is a live node. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -80,8 +80,17 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
   const waitUntilHealthy = async (timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const states = await Promise.all(livePorts().map((port) => clusterInfo(port).catch(() => '')));
-      if (states.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info))) return;
+      const live = livePorts();
+      const states = await Promise.all(live.map((port) => clusterInfo(port).catch(() => '')));
+      // Every live node agrees the cluster is whole, and every slot's master is a live process (a
+      // killed master stays listed until the others mark it failed and promote its replica).
+      const masters = await Promise.all(live.map((port) => slotMasterPorts(port).catch(() => [-1])));
+      if (
+        states.every((info) => /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info)) &&
+        masters.every((ports) => ports.every((port) => live.includes(port)))
+      ) {
+        return;
+      }
       if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -119,6 +128,18 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
     waitUntilHealthy,
     close,
   };
+}
+
+async function slotMasterPorts(port: number): Promise<number[]> {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][];
+    return ranges.map((range) => range[2][1]);
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function clusterInfo(port: number): Promise<string> {
