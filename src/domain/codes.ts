@@ -61,7 +61,16 @@ export function normaliseUserCode(typed: string): string | null {
   return candidate;
 }
 
-/** The device_code is stored only as this hash, so a leaked dump or MONITOR yields no pollable code. */
+/**
+ * The device_code is stored only as this hash, so a leaked dump or MONITOR yields no pollable code:
+ * the routing tag, then SHA-256 cut to 192 bits (32 base64url characters). 192 bits leave no chance of
+ * two grants colliding (the device_code's own 256 bits are what resists guessing), and the shorter key
+ * name keeps a pending grant small in Redis (README, "Redis keys").
+ */
 export function hashDeviceCode(deviceCode: string): string {
-  return hashOpaqueToken(deviceCode);
+  const full = hashOpaqueToken(deviceCode);
+  return full.slice(0, full.length - (SHA256_BASE64URL_LENGTH - DEVICE_CODE_DIGEST_LENGTH));
 }
+
+const SHA256_BASE64URL_LENGTH = 43;
+const DEVICE_CODE_DIGEST_LENGTH = 32;

@@ -25,6 +25,13 @@ export interface DeviceGrant {
 }
 
 /**
+ * The longest User-Agent kept with a grant (characters; longer ones are cut). It is only shown on the
+ * confirmation page (RFC 8628 §5.4: help the person recognise the device); real ones are 20–150
+ * characters, and every stored byte counts at a million pending grants (README, "Redis keys").
+ */
+export const MAX_STORED_USER_AGENT_LENGTH = 256;
+
+/**
  * RFC 8628 §3.5 wants a late poll to learn `expired_token`, so a grant stays stored this long after
  * `expiresAt` (a tombstone) before its keys disappear.
  */

@@ -1,3 +1,4 @@
+import { MAX_STORED_USER_AGENT_LENGTH } from '../domain/device-grant.js';
 import type { Context } from 'koa';
 import type { RequestContext, Services } from '../app/services.js';
 import { requestIdOf } from './audit.js';
@@ -25,6 +26,6 @@ class HttpRequestContext implements RequestContext {
 
   /** Read only by the endpoint that records it (device authorization), not on every poll. */
   get requester(): RequestContext['requester'] {
-    return { ip: this.ctx.ip || null, userAgent: this.ctx.get('user-agent').slice(0, 512) || null };
+    return { ip: this.ctx.ip || null, userAgent: this.ctx.get('user-agent').slice(0, MAX_STORED_USER_AGENT_LENGTH) || null };
   }
 }

@@ -9,6 +9,8 @@ import {
 } from '../../domain/poll-policy.js';
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './key-names.js';
+import { userCodeRoutingTag } from '../../domain/codes.js';
+import { splitTokenHash } from '../../tokens/opaque.js';
 import { callRedis, connectRedis, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
@@ -19,6 +21,7 @@ const scripts = {
   createGrant: new LuaScript('create-grant', 2),
   pollGrant: new LuaScript('poll-grant', 1),
   decideGrant: new LuaScript('decide-grant', 1),
+  findByUserCode: new LuaScript('find-grant-by-user-code', 1),
 };
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
@@ -42,20 +45,25 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
         this.keys.userCodeIndex(grant.userCode),
         this.keys.grant(grant.deviceCodeHash),
         retentionMs(grant, now),
+        indexValue(grant),
         ...grantToHashFields(grant),
       ),
     );
     return stored === 1;
   }
 
+  /** One EVALSHA: the index and the grant it names (one slot: they share a hash tag). */
   async findByUserCode(userCode: string): Promise<DeviceGrant | null> {
-    const grantKey = await this.call(() => this.redis.get(this.keys.userCodeIndex(userCode)));
-    if (grantKey === null) return null;
-    return grantFromHashFields(await this.call(() => this.redis.hgetall(grantKey)));
+    const reply = await this.call(() =>
+      scripts.findByUserCode.run<string[]>(this.redis, this.keys.userCodeIndex(userCode), this.keys.grantTemplate()),
+    );
+    if (reply.length === 0) return null;
+    const [deviceCodeHash, ...pairs] = reply;
+    return grantFromHashFields(deviceCodeHash!, pairsToRecord(pairs));
   }
 
   async findByDeviceCodeHash(deviceCodeHash: string): Promise<DeviceGrant | null> {
-    return grantFromHashFields(await this.call(() => this.redis.hgetall(this.keys.grant(deviceCodeHash))));
+    return grantFromHashFields(deviceCodeHash, await this.call(() => this.redis.hgetall(this.keys.grant(deviceCodeHash))));
   }
 
   /** One EVALSHA: the whole poll, including consumption, is one round trip. */
@@ -71,13 +79,20 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
         POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
         POLL_LEEWAY_MAX_MS,
       ),
-    ).then(pollOutcome);
+    ).then((reply) => pollOutcome(deviceCodeHash, reply));
   }
 
   async decide(userCode: string, decision: Decision, now: number): Promise<DecisionOutcome> {
     const subject = decision.kind === 'approve' ? decision.subject : '';
     return this.call(() =>
-      scripts.decideGrant.run<DecisionOutcome>(this.redis, this.keys.userCodeIndex(userCode), now, decision.kind, subject),
+      scripts.decideGrant.run<DecisionOutcome>(
+        this.redis,
+        this.keys.userCodeIndex(userCode),
+        now,
+        decision.kind,
+        subject,
+        this.keys.grantTemplate(),
+      ),
     );
   }
 
@@ -90,13 +105,24 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   }
 }
 
+/**
+ * What the user-code index holds: the grant's device_code hash, without the routing tag when the tag
+ * is the user code's own (always, for grants this version creates): 43 characters fit Redis's
+ * embedded string encoding (≤ 44 bytes), one allocation instead of two. The scripts put the tag back
+ * from the index key's name (decide-grant.lua, find-grant-by-user-code.lua).
+ */
+function indexValue(grant: DeviceGrant): string {
+  const { tag, digest } = splitTokenHash(grant.deviceCodeHash);
+  return tag !== null && tag === userCodeRoutingTag(grant.userCode) ? digest : grant.deviceCodeHash;
+}
+
 /** poll-grant.lua's reply → the outcome. */
-function pollOutcome([kind, ...rest]: [string, ...(string | number)[]]): PollOutcome {
+function pollOutcome(deviceCodeHash: string, [kind, ...rest]: [string, ...(string | number)[]]): PollOutcome {
   switch (kind) {
     case 'slow_down':
       return { kind, interval: Number(rest[0]) };
     case 'approved':
-      return { kind, grant: grantFromHashFields(pairsToRecord(rest.map(String)))! };
+      return { kind, grant: grantFromHashFields(deviceCodeHash, pairsToRecord(rest.map(String)))! };
     case 'invalid_grant':
     case 'expired_token':
     case 'access_denied':

@@ -17,8 +17,10 @@ import { splitTokenHash } from '../../tokens/opaque.js';
 export interface KeyBuilder {
   /** Hash holding one grant's state, named by the hash of its device_code (`<tag>.<SHA-256>`). */
   grant(deviceCodeHash: string): string;
-  /** String holding the grant key name, named by the normalised user code. */
+  /** String holding the grant's device_code hash, named by the normalised user code. */
   userCodeIndex(userCode: string): string;
+  /** The grant key with `{}` where the routing tag goes: scripts build a grant key from a hash with it. */
+  grantTemplate(): string;
 }
 
 /** `<prefix><kind>:{<tag>}<digest>` for a tagged hash, `<prefix><kind>:<digest>` otherwise. */
@@ -29,8 +31,9 @@ function taggedName(prefix: string, kind: string, tokenHash: string): string {
 
 export function keyBuilder(prefix = 'devicegate:'): KeyBuilder {
   return {
-    grant: (deviceCodeHash) => taggedName(prefix, 'grant', deviceCodeHash),
-    userCodeIndex: (userCode) => `${prefix}user_code:{${userCodeRoutingTag(userCode)}}${userCode}`,
+    grant: (deviceCodeHash) => taggedName(prefix, 'g', deviceCodeHash),
+    userCodeIndex: (userCode) => `${prefix}uc:{${userCodeRoutingTag(userCode)}}${userCode}`,
+    grantTemplate: () => `${prefix}g:{}`,
   };
 }
 

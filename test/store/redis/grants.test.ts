@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { keyBuilder } from '../../../src/store/redis/key-names.js';
 import { userCodeRoutingTag } from '../../../src/domain/codes.js';
 import { keySlot } from '../../support/redis-cluster.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,12 +41,14 @@ describe('redis repository: keys, TTL, round trips', () => {
     const keys = (await inspector.keys(`${prefix}*`)).sort();
     const tag = userCodeRoutingTag(grant.userCode);
     expect(grant.deviceCodeHash.startsWith(`${tag}.`)).toBe(true);
-    const grantKey = `${prefix}grant:{${tag}}${grant.deviceCodeHash.slice(tag.length + 1)}`;
-    const indexKey = `${prefix}user_code:{${tag}}${grant.userCode}`;
+    const grantKey = `${prefix}g:{${tag}}${grant.deviceCodeHash.slice(tag.length + 1)}`;
+    const indexKey = `${prefix}uc:{${tag}}${grant.userCode}`;
     expect(keys).toEqual([grantKey, indexKey].sort());
     // One hash tag: the two keys share a Redis Cluster slot.
     expect(keySlot(grantKey)).toBe(keySlot(indexKey));
-    expect(await inspector.get(indexKey)).toBe(grantKey);
+    // The digest alone: the tag is the index key's own (and 43 bytes keep it an embedded string).
+    expect(await inspector.get(indexKey)).toBe(grant.deviceCodeHash.slice(tag.length + 1));
+    expect(await inspector.object('ENCODING', indexKey)).toBe('embstr');
 
     const [grantTtl, indexTtl] = await Promise.all([inspector.pttl(grantKey), inspector.pttl(indexKey)]);
     const retention = grant.expiresAt - now + EXPIRED_GRANT_TOMBSTONE_MS;
@@ -55,6 +58,28 @@ describe('redis repository: keys, TTL, round trips', () => {
 
     const everything = JSON.stringify([keys, await inspector.hgetall(grantKey), await inspector.get(indexKey)]);
     expect(everything).not.toContain(grant.deviceCode);
+    await repository.close();
+  });
+
+  it('keeps a grant with a 256-character user agent and long scope and resources a listpack (every value under 64 bytes)', async () => {
+    const prefix = redis.prefix();
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: prefix });
+    const now = Date.now();
+    const grant = pendingGrant(now, {
+      scope: Array.from({ length: 12 }, (_, i) => `scope-number-${i}`),
+      resource: ['https://mcp.example.com/a/very/long/path/to/a/resource/server/that/goes/on', 'https://other.example.com/api'],
+      requester: { ip: '2001:db8:85a3:1234:5678:8a2e:370:7334', userAgent: 'Mozilla/5.0 é€ '.repeat(16).slice(0, 256) },
+    });
+    await repository.create(stored(grant), now);
+    const grantKey = keyBuilder(prefix).grant(grant.deviceCodeHash);
+    expect(await inspector.object('ENCODING', grantKey)).toBe('listpack');
+    for (const value of Object.values(await inspector.hgetall(grantKey))) expect(Buffer.byteLength(value)).toBeLessThan(64);
+    expect(await repository.findByDeviceCodeHash(grant.deviceCodeHash)).toEqual(stored(grant));
+    expect(await repository.findByUserCode(grant.userCode)).toEqual(stored(grant));
+    await repository.decide(grant.userCode, { kind: 'approve', subject: 'alice' }, now);
+    const approved = await repository.poll(grant.deviceCodeHash, 'demo-cli', now);
+    expect(approved).toEqual({ kind: 'approved', grant: { ...stored(grant), status: 'consumed', subject: 'alice', decidedAt: now, lastPolledAt: now } });
+    expect(await inspector.object('ENCODING', grantKey)).toBe('listpack');
     await repository.close();
   });
 

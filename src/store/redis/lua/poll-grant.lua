@@ -5,10 +5,12 @@
 --   (SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS: one source)
 -- Returns {'invalid_grant'} | {'expired_token'} | {'slow_down', interval} | {'access_denied'}
 --       | {'authorization_pending'} | {'approved', field, value, ...} (the consumed grant)
-local f = redis.call('HMGET', KEYS[1], 'client_id', 'status', 'expires_at', 'interval', 'last_polled_at')
+-- Field names: src/store/redis/grant-hash.ts (c client_id, s status, e expires_at, i interval, p last_polled_at);
+-- status letters: P pending, A approved, D denied, C consumed.
+local f = redis.call('HMGET', KEYS[1], 'c', 's', 'e', 'i', 'p')
 local client_id, status = f[1], f[2]
 -- RFC 8628 §3.4: the device_code must have been issued to this client; a redeemed code is spent.
-if not client_id or client_id ~= ARGV[1] or status == 'consumed' then
+if not client_id or client_id ~= ARGV[1] or status == 'C' then
   return {'invalid_grant'}
 end
 local now = tonumber(ARGV[2])
@@ -23,19 +25,19 @@ local leeway = math.min(tonumber(ARGV[5]), interval * tonumber(ARGV[4]))
 if last and now < last + interval * 1000 - leeway then
   -- RFC 8628 §3.5: slow_down adds 5 s for this and all later requests; persisted with the poll time.
   interval = interval + tonumber(ARGV[3])
-  redis.call('HSET', KEYS[1], 'interval', interval, 'last_polled_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'i', interval, 'p', ARGV[2])
   return {'slow_down', interval}
 end
 
-if status == 'approved' then
+if status == 'A' then
   -- Exactly once: the first poll after approval consumes the grant inside this script.
-  redis.call('HSET', KEYS[1], 'status', 'consumed', 'last_polled_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 's', 'C', 'p', ARGV[2])
   local grant = redis.call('HGETALL', KEYS[1])
   table.insert(grant, 1, 'approved')
   return grant
 end
-redis.call('HSET', KEYS[1], 'last_polled_at', ARGV[2])
-if status == 'denied' then
+redis.call('HSET', KEYS[1], 'p', ARGV[2])
+if status == 'D' then
   return {'access_denied'}
 end
 return {'authorization_pending'}
