@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -244,6 +245,11 @@ const Environment = z.object({
       return parsed;
     }),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  // Worker processes behind one port (node:cluster; README, "Every core"): a count, or `auto` = one per core.
+  WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+    .default(1)
+    .transform((value) => (value === 'auto' ? availableParallelism() : value)),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
@@ -267,6 +273,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** REDIS_CLUSTER_NODES: seed URLs of a Redis Cluster, used instead of REDIS_URL (never both). */
   readonly redisClusterNodes?: readonly string[] | undefined;
+  /** WORKERS: HTTP worker processes sharing the port (1: this process serves). */
+  readonly workers?: number | undefined;
   /** DEVICEGATE_SECRET: present whenever redisUrl is (checked at load). */
   readonly secret?: string | undefined;
   readonly configPath: string;
@@ -338,6 +346,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid environment: DEVICEGATE_SECRET: required with ${REDIS_URL ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} (it encrypts the signing and session keys shared through Redis; at least 32 characters)`,
     );
   }
+  if (parsedEnv.data.WORKERS > 1 && !REDIS_URL && !REDIS_CLUSTER_NODES) {
+    throw new ConfigError(
+      'invalid environment: WORKERS: several workers need a shared store (REDIS_URL or REDIS_CLUSTER_NODES); the memory store lives in one process, so each worker would hold its own grants and keys',
+    );
+  }
   const configPath = DEVICEGATE_CONFIG ?? BUNDLED_CONFIG_PATH;
   const file = parseConfigFile(readConfigText(configPath), configPath);
   // A relative jwks_path is relative to the config file, not to wherever the server was started.
@@ -348,6 +361,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: (ISSUER ?? `http://localhost:${PORT}`).replace(/\/+$/, ''),
     redisUrl: REDIS_URL,
     redisClusterNodes: REDIS_CLUSTER_NODES,
+    workers: parsedEnv.data.WORKERS,
     secret: DEVICEGATE_SECRET,
     configPath,
     dataDir: resolve(DEVICEGATE_DATA_DIR ?? '.data'),

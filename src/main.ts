@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { logSerializers } from './logging.js';
 import { StoreUnavailableError, startServer } from './server.js';
+import { runWorkerPrimary, servesHttp } from './workers.js';
 
 // Entry point of `npm start`: read config once, start, stop cleanly on SIGINT/SIGTERM.
 let config: ReturnType<typeof loadConfig>;
@@ -14,7 +15,10 @@ try {
 }
 
 const logger = pino({ level: config.logLevel, serializers: logSerializers });
-try {
+if (!servesHttp(config.workers)) {
+  // WORKERS > 1: this process only supervises; each worker runs the code below.
+  runWorkerPrimary(config.workers!, logger);
+} else try {
   const server = await startServer(config, { logger });
   logger.info(
     { url: server.url, issuer: config.issuer, store: config.redisClusterNodes?.length ? 'redis-cluster' : config.redisUrl ? 'redis' : 'memory', config: config.configPath },
