@@ -1,0 +1,172 @@
+/**
+ * Flat as it grows (issue 13): device authorization and polling throughput and p99 with SIZES pending
+ * grants in Redis (default 1,000 then 1,000,000), in one run, with everything else the same.
+ *
+ *   npx tsx bench/scale.ts                         # SIZES=1000,1000000 DURATION=10s WARMUP=3s
+ *   SIZES=1000,100000 DURATION=5s npx tsx bench/scale.ts
+ *
+ * Per size: FLUSHALL the private Redis, fill it with SIZE pending grants, pipelined (FILL_BATCH, 5,000
+ * per pipeline) through the server's own code path — the key builders, the grant hash encoding and the
+ * create-grant.lua script (src/store/redis/) — then start devicegate (pinned like bench/poll.ts) and:
+ *   a. POST /oauth/device/authorize with wrk (bench/lua/form.lua): new grants on top of the SIZE ones;
+ *   b. POST /oauth/token polling POLL_CODES (default 100,000, at most SIZE) of the filled grants, spread
+ *      evenly over all of them, cycling (bench/lua/poll.lua). At 1,000 grants every code is polled
+ *      many times a second, so most answers are slow_down; at 1,000,000 most are authorization_pending:
+ *      both are one EVALSHA that reads five fields and writes one or two (the response mix is printed).
+ * Prints req/s, p50, p99 per size and the ratio of the largest size to the smallest, Redis used_memory
+ * and the fill rate. Raw outputs: bench/results/scale-<stamp>/ (git-ignored).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { generateDeviceCode, generateUserCode, hashDeviceCode } from '../src/domain/codes.js';
+import type { DeviceGrant } from '../src/domain/device-grant.js';
+import { retentionMs } from '../src/domain/device-grant.js';
+import { grantToHashFields } from '../src/store/redis/grant-hash.js';
+import { keyBuilder } from '../src/store/redis/key-names.js';
+import { splitTokenHash } from '../src/tokens/opaque.js';
+import { userCodeRoutingTag } from '../src/domain/codes.js';
+import { LuaScript } from '../src/store/redis/lua-script.js';
+import {
+  BENCH_DIR, benchServerEnv, commonSettings, envInt, fmt, freePort, HOST, init, measure, privateRedisPort, rcli, start,
+  startRedis, stop, waitReady, type Window,
+} from './lib.js';
+
+const S = commonSettings();
+const SIZES = (process.env.SIZES ?? '1000,1000000').split(',').map((size) => Number(size.trim()));
+const POLL_CODES = envInt('POLL_CODES', 100_000, 1, 10_000_000);
+const FILL_BATCH = envInt('FILL_BATCH', 5_000, 1, 100_000);
+const GT = encodeURIComponent('urn:ietf:params:oauth:grant-type:device_code');
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const OUT = join(BENCH_DIR, 'results', `scale-${stamp}`);
+mkdirSync(OUT, { recursive: true });
+init(S, OUT, { loadgen: process.env.LOADGEN ?? 'wrk', redis: 'apt-get install -y redis-server' });
+
+const createGrant = new LuaScript('create-grant', 2);
+const keys = keyBuilder('devicegate:');
+const userAgent = 'devicegate-cli/0.1.0 (Linux x86_64; rv:128.0) node/20.20.2 undici/6.21.1 '.padEnd(120, 'abcdefghij');
+
+/** SIZE pending grants, pipelined; returns every `step`-th device code (POLL_CODES of them) and the fill rate. */
+async function fill(redis: Redis, size: number, codesFile: string): Promise<{ seconds: number; polled: number }> {
+  const started = performance.now();
+  const now = Date.now();
+  const step = Math.max(1, Math.floor(size / Math.min(POLL_CODES, size)));
+  const polled: string[] = [];
+  await redis.script('LOAD', createGrant.source);
+  for (let offset = 0; offset < size; offset += FILL_BATCH) {
+    const pipeline = redis.pipeline();
+    for (let i = offset; i < Math.min(size, offset + FILL_BATCH); i++) {
+      const userCode = generateUserCode();
+      const deviceCode = generateDeviceCode(userCode);
+      const grant: DeviceGrant = {
+        deviceCodeHash: hashDeviceCode(deviceCode),
+        userCode,
+        clientId: 'demo-cli',
+        scope: ['openid'],
+        resource: [],
+        status: 'pending',
+        interval: 5,
+        createdAt: now,
+        // Long enough that no grant expires during the run.
+        expiresAt: now + 3_600_000,
+        lastPolledAt: null,
+        subject: null,
+        decidedAt: null,
+        requester: { ip: '203.0.113.7', userAgent },
+      };
+      const { tag, digest } = splitTokenHash(grant.deviceCodeHash);
+      // The same arguments as RedisDeviceGrantRepository.create (one EVALSHA of create-grant.lua).
+      pipeline.evalsha(
+        createGrant.sha1, 2,
+        keys.userCodeIndex(userCode), keys.grant(grant.deviceCodeHash),
+        retentionMs(grant, now),
+        tag === userCodeRoutingTag(userCode) ? digest : grant.deviceCodeHash,
+        ...grantToHashFields(grant),
+      );
+      if (i % step === 0 && polled.length < POLL_CODES) polled.push(deviceCode);
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+  writeFileSync(codesFile, `${polled.join('\n')}\n`);
+  return { seconds: (performance.now() - started) / 1000, polled: polled.length };
+}
+
+interface SizeResult {
+  size: number;
+  fill_seconds: number;
+  used_memory_mb: number;
+  authorize: Window;
+  poll: Window;
+}
+
+const results: SizeResult[] = [];
+const redisProc = await startRedis();
+const redis = new Redis({ host: HOST, port: privateRedisPort() });
+try {
+  for (const size of SIZES) {
+    rcli('flushall');
+    const dir = join(OUT, `size-${size}`);
+    mkdirSync(dir, { recursive: true });
+    const codesFile = join(dir, 'codes.txt');
+    const filled = await fill(redis, size, codesFile);
+    const usedMemory = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    console.log(`size ${size}: filled in ${fmt(filled.seconds, 1)} s (${fmt(size / filled.seconds)}/s), used_memory ${fmt(usedMemory / 1e6, 1)} MB, polling ${filled.polled} codes`);
+
+    const port = await freePort();
+    const base = `http://${HOST}:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, PORT: String(port), HOST, LOG_LEVEL: 'warn', NODE_ENV: 'production',
+      ...benchServerEnv(dir), REDIS_URL: `redis://${HOST}:${privateRedisPort()}/0`,
+    };
+    const server = start(`devicegate-${size}`, S.serverCpu, process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+    try {
+      await waitReady(`${base}/healthz`, server);
+      const pids = [server.pid, redisProc.pid];
+      const authorize = await measure(`authorize-${size}`, `${base}/oauth/device/authorize`, {
+        script: 'form.lua', env: { BODY: 'client_id=demo-cli&scope=openid' }, body: 'client_id=demo-cli&scope=openid',
+      }, pids, server.pid, dir);
+      const poll = await measure(
+        `poll-${size}`,
+        `${base}/oauth/token`,
+        { script: 'poll.lua', env: { CODES_FILE: codesFile, BODY_PREFIX: `grant_type=${GT}&client_id=demo-cli&device_code=`, STATE_FILE: join(dir, 'poll-state.txt'), THREADS: String(S.threads) } },
+        pids,
+        server.pid,
+        dir,
+        (load) => load.socket_errors + (load.statuses['500'] ?? 0) + (load.statuses['503'] ?? 0),
+      );
+      const row = { size, fill_seconds: filled.seconds, used_memory_mb: usedMemory / 1e6, authorize, poll };
+      results.push(row);
+      console.log(
+        `  authorize ${fmt(authorize.rps)} req/s p50 ${fmt(authorize.p50_ms, 2)} ms p99 ${fmt(authorize.p99_ms, 2)} ms (non-200 ${authorize.non200})\n` +
+          `  poll      ${fmt(poll.rps)} req/s p50 ${fmt(poll.p50_ms, 2)} ms p99 ${fmt(poll.p99_ms, 2)} ms  answers ${JSON.stringify(poll.errors)}`,
+      );
+    } finally {
+      await stop(server);
+    }
+  }
+} finally {
+  redis.disconnect();
+  await stop(redisProc);
+}
+
+const first = results[0]!;
+const last = results[results.length - 1]!;
+const summary = {
+  sizes: results.map((r) => r.size),
+  rows: results.map((r) => ({
+    size: r.size,
+    used_memory_mb: Number(r.used_memory_mb.toFixed(1)),
+    authorize_rps: Math.round(r.authorize.rps), authorize_p99_ms: r.authorize.p99_ms,
+    poll_rps: Math.round(r.poll.rps), poll_p99_ms: r.poll.p99_ms, poll_answers: r.poll.errors,
+  })),
+  ratio_largest_to_smallest: {
+    authorize_rps: Number((last.authorize.rps / first.authorize.rps).toFixed(3)),
+    authorize_p99: Number((last.authorize.p99_ms / first.authorize.p99_ms).toFixed(3)),
+    poll_rps: Number((last.poll.rps / first.poll.rps).toFixed(3)),
+    poll_p99: Number((last.poll.p99_ms / first.poll.p99_ms).toFixed(3)),
+  },
+};
+writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2));
+console.log(JSON.stringify(summary, null, 2));
