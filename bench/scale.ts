@@ -19,14 +19,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { generateDeviceCode, generateUserCode, hashDeviceCode } from '../src/domain/codes.js';
-import type { DeviceGrant } from '../src/domain/device-grant.js';
-import { retentionMs } from '../src/domain/device-grant.js';
-import { grantToHashFields } from '../src/store/redis/grant-hash.js';
-import { keyBuilder } from '../src/store/redis/key-names.js';
-import { splitTokenHash } from '../src/tokens/opaque.js';
-import { userCodeRoutingTag } from '../src/domain/codes.js';
-import { LuaScript } from '../src/store/redis/lua-script.js';
+import { fillPendingGrants } from './fill-grants.js';
 import {
   BENCH_DIR, benchServerEnv, commonSettings, envInt, fmt, freePort, HOST, init, measure, privateRedisPort, rcli, start,
   startRedis, stop, waitReady, type Window,
@@ -41,57 +34,6 @@ const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '
 const OUT = join(BENCH_DIR, 'results', `scale-${stamp}`);
 mkdirSync(OUT, { recursive: true });
 init(S, OUT, { loadgen: process.env.LOADGEN ?? 'wrk', redis: 'apt-get install -y redis-server' });
-
-const createGrant = new LuaScript('create-grant', 2);
-const keys = keyBuilder('devicegate:');
-const userAgent = 'devicegate-cli/0.1.0 (Linux x86_64; rv:128.0) node/20.20.2 undici/6.21.1 '.padEnd(120, 'abcdefghij');
-
-/** SIZE pending grants, pipelined; returns every `step`-th device code (POLL_CODES of them) and the fill rate. */
-async function fill(redis: Redis, size: number, codesFile: string): Promise<{ seconds: number; polled: number }> {
-  const started = performance.now();
-  const now = Date.now();
-  const step = Math.max(1, Math.floor(size / Math.min(POLL_CODES, size)));
-  const polled: string[] = [];
-  await redis.script('LOAD', createGrant.source);
-  for (let offset = 0; offset < size; offset += FILL_BATCH) {
-    const pipeline = redis.pipeline();
-    for (let i = offset; i < Math.min(size, offset + FILL_BATCH); i++) {
-      const userCode = generateUserCode();
-      const deviceCode = generateDeviceCode(userCode);
-      const grant: DeviceGrant = {
-        deviceCodeHash: hashDeviceCode(deviceCode),
-        userCode,
-        clientId: 'demo-cli',
-        scope: ['openid'],
-        resource: [],
-        status: 'pending',
-        interval: 5,
-        createdAt: now,
-        // Long enough that no grant expires during the run.
-        expiresAt: now + 3_600_000,
-        lastPolledAt: null,
-        subject: null,
-        decidedAt: null,
-        requester: { ip: '203.0.113.7', userAgent },
-      };
-      const { tag, digest } = splitTokenHash(grant.deviceCodeHash);
-      // The same arguments as RedisDeviceGrantRepository.create (one EVALSHA of create-grant.lua).
-      pipeline.evalsha(
-        createGrant.sha1, 2,
-        keys.userCodeIndex(userCode), keys.grant(grant.deviceCodeHash),
-        retentionMs(grant, now),
-        tag === userCodeRoutingTag(userCode) ? digest : grant.deviceCodeHash,
-        ...grantToHashFields(grant),
-      );
-      if (i % step === 0 && polled.length < POLL_CODES) polled.push(deviceCode);
-    }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (failed) throw failed[0];
-  }
-  writeFileSync(codesFile, `${polled.join('\n')}\n`);
-  return { seconds: (performance.now() - started) / 1000, polled: polled.length };
-}
 
 interface SizeResult {
   size: number;
@@ -110,7 +52,7 @@ try {
     const dir = join(OUT, `size-${size}`);
     mkdirSync(dir, { recursive: true });
     const codesFile = join(dir, 'codes.txt');
-    const filled = await fill(redis, size, codesFile);
+    const filled = await fillPendingGrants(redis, size, Math.min(POLL_CODES, size), codesFile, FILL_BATCH);
     const usedMemory = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
     console.log(`size ${size}: filled in ${fmt(filled.seconds, 1)} s (${fmt(size / filled.seconds)}/s), used_memory ${fmt(usedMemory / 1e6, 1)} MB, polling ${filled.polled} codes`);
 

@@ -73,16 +73,16 @@ describe('device codes', () => {
     expect(seen.size).toBe(1_000);
   });
 
-  it('is stored as its routing tag and the SHA-256 of the whole code cut to 192 bits (32 base64url characters)', () => {
+  it('is stored as its routing tag and the SHA-256 of the whole code cut to 168 bits (28 base64url characters)', () => {
     const code = generateDeviceCode('WDJBMJHT');
-    expect(hashDeviceCode(code)).toBe(`${userCodeRoutingTag('WDJBMJHT')}.${createHash('sha256').update(code).digest('base64url').slice(0, 32)}`);
+    expect(hashDeviceCode(code)).toBe(`${userCodeRoutingTag('WDJBMJHT')}.${createHash('sha256').update(code).digest('base64url').slice(0, 28)}`);
     expect(hashDeviceCode(code)).toBe(hashDeviceCode(code));
     expect(hashDeviceCode(code)).not.toContain(code.slice(5));
   });
 
   it('hashes a code without a well-formed tag (forged) to a bare digest, so no brace reaches a key name', () => {
     for (const forged of ['abc', '{x}.abcdef', '.abc', 'a'.repeat(65) + '.b', 'a b.c']) {
-      expect(hashDeviceCode(forged)).toBe(createHash('sha256').update(forged).digest('base64url').slice(0, 32));
+      expect(hashDeviceCode(forged)).toBe(createHash('sha256').update(forged).digest('base64url').slice(0, 28));
     }
   });
 });
