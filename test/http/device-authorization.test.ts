@@ -1,3 +1,4 @@
+import { normaliseUserCode, userCodeRoutingTag } from '../../src/domain/codes.js';
 import { describe, expect, it } from 'vitest';
 import { expectOAuthError, useTestServer } from '../support/oauth.js';
 import { startTestRedis } from '../support/redis-server.js';
@@ -23,7 +24,9 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/device/authorize (%s 
       expect(Object.keys(body).sort()).toEqual(
         ['device_code', 'expires_in', 'interval', 'user_code', 'verification_uri', 'verification_uri_complete'].sort(),
       );
-      expect(body.device_code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      // `<routing tag of the user code>.<32 random bytes>` (README, "Redis keys").
+      expect(body.device_code).toMatch(/^[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]{43}$/);
+      expect(String(body.device_code).slice(0, 4)).toBe(userCodeRoutingTag(normaliseUserCode(String(body.user_code))!));
       expect(body.user_code).toMatch(/^[ABCDEFGHJKMNPQRSTUVWXYZ2-9]{4}-[ABCDEFGHJKMNPQRSTUVWXYZ2-9]{4}$/);
       expect(body.verification_uri).toBe(`${server.url}/device`);
       expect(body.verification_uri_complete).toBe(`${server.url}/device?user_code=${body.user_code}`);

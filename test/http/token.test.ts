@@ -234,7 +234,8 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
       server.clock.advance(INTERVAL_MS);
       const body = await expectTokenResponse(await poll(deviceCode), WITH_REFRESH);
       expect(body.scope).toBe('openid profile');
-      expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      // `<family id>.<32 random bytes>`: the family id is the access token's grant_id (README, "Redis keys").
+      expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
       expect(body.access_token.split('.')).toHaveLength(3);
     });
 
@@ -353,7 +354,9 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
       const first = await issue();
       server.clock.advance(60_000);
       const second = await expectTokenResponse(await refresh(first.refresh_token), WITH_REFRESH);
-      expect(second.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(second.refresh_token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+      // The successor keeps the family's routing tag: one Redis Cluster slot per family.
+      expect(String(second.refresh_token).split('.')[0]).toBe(String(first.refresh_token).split('.')[0]);
       expect(second.refresh_token).not.toBe(first.refresh_token);
       expect(second.access_token).not.toBe(first.access_token);
       expect(second.scope).toBe('openid profile');
