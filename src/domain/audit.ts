@@ -1,3 +1,4 @@
+import { splitTokenHash } from '../tokens/opaque.js';
 /**
  * Every transition of a grant, for the operator's audit trail (one JSON line each, from the pino
  * child logger `audit`). Never a code, token or secret: only who, which client, from where, which
@@ -24,10 +25,11 @@ export interface AuditFields {
 
 /**
  * How audit lines name a grant without a code: the first 16 characters (96 bits) of the SHA-256 of
- * its device_code, i.e. of its Redis key name. Links issued → approved/denied → redeemed/expired.
+ * its device_code (after the routing tag), i.e. of its Redis key name. Links issued → approved/denied
+ * → redeemed/expired.
  */
 export function grantReference(deviceCodeHash: string): string {
-  return deviceCodeHash.slice(0, 16);
+  return splitTokenHash(deviceCodeHash).digest.slice(0, 16);
 }
 
 /** The audit trail as the application layer sees it (src/http/audit.ts's AuditLog). */

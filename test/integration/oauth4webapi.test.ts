@@ -20,7 +20,7 @@ describe('oauth4webapi device authorization against the running server', () => {
     parameters.append('resource', 'https://mcp.example.com/');
     const response = await oauth.deviceAuthorizationRequest(as, client, oauth.None(), parameters, allowHttp);
     const result = await oauth.processDeviceAuthorizationResponse(as, client, response);
-    expect(result.device_code).toHaveLength(43);
+    expect(result.device_code).toHaveLength(48); // <routing tag>.<43 random characters> (README, "Redis keys")
     expect(result.user_code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     expect(result.verification_uri).toBe(`${server.url}/device`);
     expect(result.verification_uri_complete).toBe(`${server.url}/device?user_code=${result.user_code}`);

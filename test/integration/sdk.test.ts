@@ -27,7 +27,7 @@ describe('typed SDK against the running server', () => {
       baseUrl: server.url,
       clientSecretBasic: { clientId: 'basic-service', clientSecret: CONFIDENTIAL_SECRET },
     });
-    expect((await sdk.deviceAuthorization({})).device_code).toHaveLength(43);
+    expect((await sdk.deviceAuthorization({})).device_code).toHaveLength(48); // <routing tag>.<43 random characters>
   });
 
   it('never follows a redirect (it would re-send the form to the Location)', async () => {
