@@ -243,7 +243,7 @@ createResourceServer({ issuer: 'https://auth.example.com' });
     const dataDir = join(work, 'data');
     const server = spawn(bin, ['serve'], {
       cwd: app,
-      env: cleanEnv({ PORT: String(port), HOST: '127.0.0.1', DEVICEGATE_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: redis.url }),
+      env: cleanEnv({ PORT: String(port), HOST: '127.0.0.1', DEVICEGATE_DATA_DIR: dataDir, LOG_LEVEL: 'info', REDIS_URL: redis.url, DEVICEGATE_SECRET: 'pack-test-secret-pack-test-secret-0123' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
