@@ -81,11 +81,22 @@ export const ready = new Gauge({
   },
 });
 
-/** Set by the signing-key code: seconds since the key that signs now was created. */
+let signingKeyCreatedAt: () => number | null = () => null;
+
+/** The server tells `devicegate_signing_key_age_seconds` when the key that signs now was created (ms). */
+export function reportSigningKeyCreatedAtFrom(source: () => number | null): void {
+  signingKeyCreatedAt = source;
+}
+
+/** Seconds since the key that signs now was created (operators alert on rotation overdue). */
 export const signingKeyAge = new Gauge({
   name: 'devicegate_signing_key_age_seconds',
   help: 'Age of the current signing key in seconds.',
   registers: [metricsRegistry],
+  collect() {
+    const createdAt = signingKeyCreatedAt();
+    if (createdAt !== null) this.set(Math.max(0, (Date.now() - createdAt) / 1000));
+  },
 });
 
 export const requestsInFlight = new Gauge({

@@ -5,10 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Config, ConfigError, DEFAULT_OPERATIONS } from './config.js';
 import { withRedactedErrors } from './logging.js';
-import { metricsRegistry, reportReadinessFrom } from './metrics.js';
+import { metricsRegistry, reportReadinessFrom, reportSigningKeyCreatedAtFrom } from './metrics.js';
 import { RedisMonitor } from './store/redis/monitor.js';
 import { ensurePrivateFile } from './data-dir.js';
 import { UserDirectory } from './domain/users.js';
@@ -27,7 +29,7 @@ import { MemoryTokenRepository } from './store/memory/tokens.js';
 import { RedisTokenRepository } from './store/redis/tokens.js';
 import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
-import { loadSigningKeys } from './tokens/signing-keys.js';
+import { DATA_DIR_KEYS_FILE, loadSigningKeys } from './tokens/signing-keys.js';
 import type { Services } from './app/services.js';
 import { AuditLog } from './http/audit.js';
 import { VerifiedSecretCache } from './domain/verified-secrets.js';
@@ -129,6 +131,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ? shared.keyring
       : await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
   const currentKeys = () => ('current' in keys ? keys.current() : keys);
+  reportSigningKeyCreatedAtFrom(
+    'current' in keys && shared ? () => shared.keyring.signingKeyCreatedAt() : fileKeyCreatedAt(config.file.tokens.jwks_path ?? join(config.dataDir, DATA_DIR_KEYS_FILE)),
+  );
   const audit = new AuditLog(logger);
   const rateLimits = config.file.rate_limits;
   const accessTokens = new AccessTokenIssuer(keys, {
@@ -340,4 +345,15 @@ async function openSharedState(config: Config, stores: Stores, clock: Clock, log
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`REDIS_URL: cannot read or create the shared keys (${(error as Error).name})`);
   }
+}
+
+/** A key file's modification time stands for its keys' creation (a file key set is replaced whole). */
+function fileKeyCreatedAt(path: string): () => number | null {
+  let modifiedAt: number | null = null;
+  try {
+    modifiedAt = statSync(path).mtimeMs;
+  } catch {
+    // No file to date (keys given another way): the gauge stays unset.
+  }
+  return () => modifiedAt;
 }

@@ -60,6 +60,10 @@ describe('/healthz, /readyz and /metrics (issue 10 §6)', () => {
     expect(text).not.toContain('/no/such/path');
     expect(text).toContain('# TYPE devicegate_rate_limit_rejections_total counter');
     expect(text).toContain('# TYPE devicegate_signing_key_age_seconds gauge');
+    // The data-directory key was written at start-up: its age is known, small and not negative.
+    const keyAge = Number(/^devicegate_signing_key_age_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(keyAge).toBeGreaterThanOrEqual(0);
+    expect(keyAge).toBeLessThan(600);
     expect(text).toMatch(/devicegate_ready 1/);
   });
 
