@@ -16,6 +16,7 @@ import { FailedAttemptLimiter } from './ui/limiter.js';
 import { SessionCookies } from './ui/session.js';
 import { verificationRoutes } from './ui/verification.js';
 import { ClientRegistry } from './domain/clients.js';
+import { ClientMetadataFetcher } from './cimd/fetch-client-metadata.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
@@ -137,10 +138,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
   });
   const services: Services = {
-    clients: new ClientRegistry(config.file.clients, {
-      failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
-      verifiedSecrets: new VerifiedSecretCache(clock),
-    }),
+    clients: new ClientRegistry(
+      config.file.clients,
+      {
+        failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
+        verifiedSecrets: new VerifiedSecretCache(clock),
+      },
+      { resources: config.file.resources, metadataDocuments: metadataDocumentSupport(config, logger) },
+    ),
     deviceAuthorizationLimiter: new FailedAttemptLimiter('device_authorization', limitPolicy(rateLimits.device_authorization), stores),
     audit,
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
@@ -305,6 +310,23 @@ function metricsOnly(request: IncomingMessage, response: ServerResponse): void {
     (text) => response.writeHead(200, { 'Content-Type': metricsRegistry.contentType, 'Cache-Control': 'no-store' }).end(text),
     () => response.writeHead(500).end(),
   );
+}
+
+/** Client ID Metadata Documents when enabled; loopback documents only for tests and development (warned). */
+function metadataDocumentSupport(config: Config, logger: Logger) {
+  const settings = config.file.client_id_metadata_documents;
+  if (!settings.enabled) return undefined;
+  if (settings.allow_loopback) {
+    logger.warn(
+      { event: 'cimd_allow_loopback' },
+      'client_id_metadata_documents.allow_loopback is on: client metadata documents may be fetched from loopback addresses (tests and development only)',
+    );
+  }
+  return {
+    resolver: new ClientMetadataFetcher({ allowLoopback: settings.allow_loopback }),
+    scope: settings.scope,
+    resources: config.file.resources,
+  };
 }
 
 /** FailedAttemptLimiter's names: "account" is the client here. */
