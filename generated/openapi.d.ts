@@ -35,8 +35,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token Request (RFC 8628 §3.4, RFC 6749 §6)
-         * @description Polls with a device_code until the person decides (`authorization_pending`, `slow_down`: wait 5 s more from now on, `access_denied`, `expired_token`), or refreshes with a refresh_token (rotated on every use; a reused one revokes the family).
+         * Token Request (RFC 8628 §3.4, RFC 6749 §4.1.3, RFC 6749 §6)
+         * @description Polls with a device_code until the person decides (`authorization_pending`, `slow_down`: wait 5 s more from now on, `access_denied`, `expired_token`), redeems an authorization code once with its PKCE `code_verifier` and `redirect_uri` (a code used twice is refused and what it issued is revoked), or refreshes with a refresh_token (rotated on every use; a reused one revokes the family).
          */
         post: operations["token"];
         delete?: never;
@@ -180,6 +180,11 @@ export interface components {
         AuthorizationServerMetadata: {
             /** Format: uri */
             issuer: string;
+            /**
+             * Format: uri
+             * @description The authorization code flow (OAuth 2.1 §4.1, PKCE S256 required).
+             */
+            authorization_endpoint: string;
             /** Format: uri */
             device_authorization_endpoint: string;
             /** Format: uri */
@@ -192,13 +197,18 @@ export interface components {
             introspection_endpoint: string;
             grant_types_supported: string[];
             response_types_supported: string[];
+            response_modes_supported: string[];
             token_endpoint_auth_methods_supported: string[];
             revocation_endpoint_auth_methods_supported: string[];
             introspection_endpoint_auth_methods_supported: string[];
             scopes_supported: string[];
             /** Format: uri */
             service_documentation: string;
-            code_challenge_methods_supported?: string[];
+            code_challenge_methods_supported: string[];
+            /** @description RFC 9207: every authorization response carries `iss`. */
+            authorization_response_iss_parameter_supported: boolean;
+            /** @description Client ID Metadata Documents: an https client_id is resolved by fetching it. Present when enabled. */
+            client_id_metadata_document_supported?: boolean;
         };
         /** @description Public signing keys of access tokens (RFC 7517 §5). */
         JsonWebKeySet: {
@@ -384,12 +394,18 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /**
-                     * @description `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) or `refresh_token` (RFC 6749 §6).
+                     * @description `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4), `authorization_code` (RFC 6749 §4.1.3 with PKCE) or `refresh_token` (RFC 6749 §6).
                      * @example urn:ietf:params:oauth:grant-type:device_code
                      */
                     grant_type?: string;
                     /** @description Required for the device_code grant. */
                     device_code?: string;
+                    /** @description authorization_code grant: the code from the authorization response. */
+                    code?: string;
+                    /** @description authorization_code grant: the PKCE verifier whose S256 hash is the code_challenge (RFC 7636 §4.5). */
+                    code_verifier?: string;
+                    /** @description authorization_code grant: exactly the redirect_uri of the authorization request (RFC 6749 §4.1.3). */
+                    redirect_uri?: string;
                     /** @description Required for the refresh_token grant. */
                     refresh_token?: string;
                     /**

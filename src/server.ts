@@ -25,6 +25,10 @@ import { connectRedis, isRedisFailure, setRedisCallTimeout } from './store/redis
 import { RedisDeviceGrantRepository } from './store/redis/grants.js';
 import type { DeviceGrantRepository } from './domain/grant-repository.js';
 import { MemoryTokenRepository } from './store/memory/tokens.js';
+import { MemoryAuthorizationCodeRepository } from './store/memory/authorization-codes.js';
+import { RedisAuthorizationCodeRepository } from './store/redis/authorization-codes.js';
+import { authorizationCodeKeyBuilder } from './store/redis/key-names.js';
+import type { AuthorizationCodeRepository } from './domain/authorization-code.js';
 import { RedisTokenRepository } from './store/redis/tokens.js';
 import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
@@ -40,6 +44,8 @@ import { MemorySessionRevocations, RedisSessionRevocations } from './ui/session-
 export interface Stores {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
+  /** Authorization codes (code flow); absent: made on the same Redis connection, or in memory. */
+  readonly authorizationCodes?: AuthorizationCodeRepository;
   /** The Redis connection behind them, if any: the rate limiters count on the same store. */
   readonly redis?: Redis;
   /** Key prefix of everything on that connection (tests give each server its own). */
@@ -125,6 +131,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const operations = config.operations ?? DEFAULT_OPERATIONS;
   const stores = options.stores ?? (await openStores(config, clock));
   const shared = await openSharedState(config, stores, clock, logger);
+  const authorizationCodes =
+    stores.authorizationCodes ??
+    (stores.redis
+      ? new RedisAuthorizationCodeRepository(stores.redis, authorizationCodeKeyBuilder(stores.keyPrefix ?? 'devicegate:'), { ownsConnection: false })
+      : new MemoryAuthorizationCodeRepository(clock));
   const keys: SigningKeys | { current(): SigningKeys } =
     config.file.tokens.jwks_path === undefined && shared
       ? shared.keyring
@@ -151,6 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
     tokenGrants: {
       grants: stores.grants,
+      authorizationCodes,
       tokens: stores.tokens,
       accessTokens,
       clock,
@@ -159,7 +171,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       securityLog: (event) => logger.warn(event, 'security event'),
     },
     tokenAdmin: { tokens: stores.tokens, accessTokens, clock },
-    metadata: authorizationServerMetadata(config.issuer, config.file.clients),
+    metadata: authorizationServerMetadata(config.issuer, config.file.clients, {
+      clientIdMetadataDocuments: config.file.client_id_metadata_documents.enabled,
+      documentScope: config.file.client_id_metadata_documents.scope,
+    }),
     // A getter: with the shared keyring the published set changes with rotations.
     get jwks() {
       return { keys: currentKeys().publicJwks.keys.map((key) => ({ ...key })) };
@@ -185,6 +200,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessionRevocations: stores.redis
       ? new RedisSessionRevocations(stores.redis, stores.keyPrefix ?? 'devicegate:', clock)
       : new MemorySessionRevocations(clock),
+    audit,
+  }, {
+    endpoint: { clients: services.clients, codes: authorizationCodes, clock, issuer: config.issuer },
+    settings: verification,
     audit,
   });
   // Readiness (issue 10 §6): the store takes writes (a cached probe, src/store/redis/monitor.ts) and
@@ -247,6 +266,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     monitor?.stop();
     shared?.keyring.close();
+    if (!stores.authorizationCodes) await authorizationCodes.close();
     await stores.close();
     logger.info({ event: 'drain_end' }, 'drained: every request answered, store closed');
   };

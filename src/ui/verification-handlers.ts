@@ -59,7 +59,7 @@ const PAGE_HEADERS: Readonly<Record<string, string>> = {
 type PageHandler = (ctx: Context) => Promise<void> | void;
 
 /** Per request: the session as it arrived, with the signed-in subject (cookie or trusted header). */
-interface PageState {
+export interface PageState {
   session: Session;
   subject: string | null;
 }
@@ -111,7 +111,7 @@ export function verificationHandlers(deps: VerificationDeps) {
 
   const signInForm: PageHandler = async (ctx) => {
     const state = await pageState(ctx);
-    if (state.subject) return redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
+    if (state.subject) return redirect(ctx, state, afterSignIn(state.session));
     render(ctx, state, 200, signInPage(frame(state), {}));
   };
 
@@ -127,9 +127,9 @@ export function verificationHandlers(deps: VerificationDeps) {
       return render(ctx, state, 401, signInPage(frame(state), { username, message: 'Wrong username or password.' }));
     }
     // A new session id at sign-in: a session planted before it (fixation) is worth nothing after.
-    state.session = { ...sessions.anonymous(), subject, userCode: state.session.userCode };
+    state.session = { ...sessions.anonymous(), subject, userCode: state.session.userCode, authorization: state.session.authorization ?? null };
     state.subject = subject;
-    redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
+    redirect(ctx, state, afterSignIn(state.session));
   };
 
   const confirmation: PageHandler = async (ctx) => {
@@ -179,7 +179,15 @@ export function verificationHandlers(deps: VerificationDeps) {
     redirect(ctx, state, '/device');
   };
 
+  /** Where sign-in continues: a pending authorization request (code flow) first, then a device code. */
+  function afterSignIn(session: Session): string {
+    if (session.authorization) return '/device/authorize/confirm';
+    return session.userCode ? '/device/confirm' : '/device';
+  }
+
   return {
+    /** What the authorization endpoint's pages (authorize-handlers.ts) share with these. */
+    kit: { pageState, postedForm, frame, render, redirect, rateLimited },
     errors: pageErrors(deps),
     stylesheet,
     showCodeEntry,
@@ -247,7 +255,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   }
 }
 
-class CsrfError extends Error {}
+export class CsrfError extends Error {}
 
 /** Security headers on every page, and errors as pages (never JSON, never a stack trace). */
 function pageErrors(deps: VerificationDeps) {
