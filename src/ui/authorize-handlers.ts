@@ -72,6 +72,7 @@ export function authorizeHandlers(deps: AuthorizeDeps, kit: PageKit) {
       return kit.render(ctx, state, 400, authorizationErrorPage(kit.frame(state), 'invalid_client', error.message));
     }
     if (!client) return expired(ctx, state);
+    allowFormRedirectTo(ctx, pending.redirectUri);
     kit.render(
       ctx,
       state,
@@ -163,6 +164,20 @@ export function authorizeHandlers(deps: AuthorizeDeps, kit: PageKit) {
     ctx.status = status;
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = authorizationErrorPage({ csrf: '', signedInAs: null }, check.error, check.description).value;
+  }
+}
+
+/**
+ * CSP `form-action` also governs where a form submission may be redirected (browsers enforce it on the
+ * redirect chain), and Approve/Deny end in a redirect to the client: the confirmation page allows that
+ * one origin (or the native app's scheme), nothing else.
+ */
+function allowFormRedirectTo(ctx: Context, redirectUri: string): void {
+  const url = new URL(redirectUri);
+  const source = url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : url.protocol;
+  const policy = ctx.response.get('Content-Security-Policy');
+  if (typeof policy === 'string' && /^[A-Za-z0-9+.:/[\]-]+$/.test(source)) {
+    ctx.set('Content-Security-Policy', policy.replace("form-action 'self'", `form-action 'self' ${source}`));
   }
 }
 

@@ -160,6 +160,8 @@ describe.each<StoreKind>(['memory', 'redis'])('authorization endpoint and author
       expect(confirm.text).toContain('Use MCP tools on your behalf');
       expect(confirm.text).toContain(RESOURCE);
       expect(confirm.text).toContain('127.0.0.1:43123'); // where the browser returns
+      // Browsers apply form-action to the redirect after Approve: the client's origin, and only it, is allowed.
+      expect(confirm.headers.get('content-security-policy')).toContain("form-action 'self' http://127.0.0.1:43123;");
       const decided = await anonymous.post('/device/authorize/confirm', { decision: 'approve' });
       expect(decided.status).toBe(303);
       const back = new URL(decided.location!);
