@@ -17,7 +17,7 @@ const RESOURCE = 'https://mcp.example.com/';
 const CALLBACK = 'http://127.0.0.1/callback';
 const WEB_CALLBACK = 'https://app.example.com/oauth/callback?tenant=7';
 
-export async function authorizeConfig(extra: Record<string, unknown> = {}): Promise<ConfigFile> {
+async function authorizeConfig(extra: Record<string, unknown> = {}): Promise<ConfigFile> {
   const base = await testConfigFile();
   return parseConfigFile(
     JSON.stringify({
@@ -46,7 +46,7 @@ export async function authorizeConfig(extra: Record<string, unknown> = {}): Prom
   );
 }
 
-export function pkcePair(): { verifier: string; challenge: string } {
+function pkcePair(): { verifier: string; challenge: string } {
   const verifier = randomBytes(48).toString('base64url');
   return { verifier, challenge: s256Challenge(verifier) };
 }
