@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { ConfigFile } from '../config.js';
-import type { ClientRegistry } from '../domain/clients.js';
+import type { ClientRegistry, ResolvedClient } from '../domain/clients.js';
 import type { Clock } from '../domain/clock.js';
 import { formatUserCode, normaliseUserCode } from '../domain/codes.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../domain/errors.js';
@@ -142,7 +142,7 @@ export function verificationHandlers(deps: VerificationDeps) {
       state.session = { ...state.session, userCode: null };
       return render(ctx, state, 400, outcomePage(frame(state), 'invalid'));
     }
-    render(ctx, state, 200, confirmationPage(frame(state), confirmationDetails(deps, grant)));
+    render(ctx, state, 200, confirmationPage(frame(state), await confirmationDetails(deps, grant)));
   };
 
   const decide: PageHandler = async (ctx) => {
@@ -288,12 +288,14 @@ function pageErrors(deps: VerificationDeps) {
   };
 }
 
-function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {
-  const client = deps.clients.get(grant.clientId);
+async function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {
+  // A document-identified client (an https client_id) is named by its document's host: who really asks.
+  const client: ResolvedClient | undefined = deps.clients.get(grant.clientId) ?? (await deps.clients.resolve(grant.clientId).catch(() => undefined));
+  const documentHost = client?.metadataDocument?.host;
   const ageSeconds = Math.max(0, Math.round((deps.clock.now() - grant.createdAt) / 1000));
   return {
     userCode: formatUserCode(grant.userCode),
-    clientName: client?.client_name ?? grant.clientId,
+    clientName: documentHost ? `${documentHost}${client?.client_name ? ` (says: ${client.client_name})` : ''}` : (client?.client_name ?? grant.clientId),
     clientId: grant.clientId,
     scopes: describeScopes(grant.scope, deps.settings.scope_descriptions),
     resources: grant.resource,
