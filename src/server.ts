@@ -203,6 +203,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     audit,
   }, {
     endpoint: { clients: services.clients, codes: authorizationCodes, clock, issuer: config.issuer },
+    documentRequestLimiter: config.file.client_id_metadata_documents.enabled
+      ? new FailedAttemptLimiter('authorization_request', limitPolicy(rateLimits.device_authorization), stores)
+      : undefined,
     settings: verification,
     audit,
   });

@@ -8,7 +8,8 @@ import {
   isPendingAuthorizationCurrent,
   issueAuthorizationCode,
 } from '../domain/authorization-request.js';
-import { ClientMetadataError } from '../domain/client-metadata-document.js';
+import { ClientMetadataError, isClientMetadataDocumentId } from '../domain/client-metadata-document.js';
+import type { FailedAuthenticationLimiter } from '../domain/clients.js';
 import type { ConfigFile } from '../config.js';
 import type { AuditLog } from '../http/audit.js';
 import { readForm } from '../http/form.js';
@@ -19,6 +20,12 @@ import type { verificationHandlers } from './verification-handlers.js';
 
 export interface AuthorizeDeps {
   readonly endpoint: AuthorizationEndpointDeps;
+  /**
+   * Authorization requests naming a Client ID Metadata Document, per client IP and per document URL:
+   * each unknown URL makes the server fetch it, so a flood must not turn it into a fetching proxy.
+   * The same budget as device authorization requests (config `rate_limits.device_authorization`).
+   */
+  readonly documentRequestLimiter?: FailedAuthenticationLimiter | undefined;
   readonly settings: ConfigFile['verification'];
   readonly audit?: AuditLog | undefined;
 }
@@ -41,6 +48,22 @@ export function authorizeHandlers(deps: AuthorizeDeps, kit: PageKit) {
   /** /oauth/authorize (GET query or POST form, OAuth 2.1 §4.1.1). No session here: the cookie's Path is /device. */
   const entry: PageHandler = async (ctx) => {
     const params = ctx.method === 'POST' ? await readForm(ctx) : queryParams(ctx);
+    const clientId = params.get('client_id')?.[0];
+    if (clientId && isClientMetadataDocumentId(clientId) && deps.documentRequestLimiter) {
+      const attempt = await deps.documentRequestLimiter.attempt(ctx.ip, clientId.slice(0, 300));
+      if (!attempt.allowed) {
+        deps.audit?.forRequest(ctx)('lockout', { limiter: 'authorization_request', client_id: clientId, retry_after: attempt.retryAfterSeconds });
+        ctx.set('Retry-After', String(attempt.retryAfterSeconds));
+        ctx.status = 429;
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = authorizationErrorPage(
+          { csrf: '', signedInAs: null },
+          'temporarily_unavailable',
+          `Too many sign-in requests from here; try again in ${attempt.retryAfterSeconds} seconds.`,
+        ).value;
+        return;
+      }
+    }
     const check = await checkAuthorizationRequest(endpoint, params);
     if (check.kind !== 'valid') return answerInvalid(ctx, check, null);
     // The same parameters, now where the session cookie is sent; checked again there (cached clients make it cheap).

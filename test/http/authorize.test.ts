@@ -393,3 +393,43 @@ describe.each<StoreKind>(['memory', 'redis'])('authorization endpoint and author
     });
   });
 });
+
+describe('authorization requests naming a Client ID Metadata Document are flood-limited per client IP', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(
+      'memory',
+      undefined,
+      undefined,
+      await authorizeConfig({
+        client_id_metadata_documents: { enabled: true, allow_loopback: false, scope: 'openid' },
+        rate_limits: {
+          device_authorization: { per_ip: 2, per_client: 100, window: 60 },
+          failed_client_authentication: { per_ip: 100, per_client: 100, window: 60 },
+        },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers 429 with Retry-After once the budget is spent; registered clients are not counted', async () => {
+    const agent = new Agent(server.url);
+    const request = (clientId: string) =>
+      agent.get(
+        `/oauth/authorize?${form({ response_type: 'code', client_id: clientId, redirect_uri: CALLBACK, code_challenge: pkcePair().challenge, code_challenge_method: 'S256' })}`,
+      );
+    for (let i = 0; i < 3; i++) expect((await request('browser-app')).status).toBe(303);
+    // A private address is refused (invalid_client, SSRF guard) and counted; the third is limited.
+    for (const n of [1, 2]) {
+      const page = await request(`https://10.0.0.${n}/client.json`);
+      expect(page.status).toBe(401);
+      expect(page.html).toContain('data-error="invalid_client"');
+    }
+    const limited = await request('https://10.0.0.3/client.json');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.location).toBeNull();
+  });
+});
