@@ -280,7 +280,8 @@ function pageErrors(deps: VerificationDeps) {
       } else {
         deps.logger.error({ err: error, path: ctx.path }, 'verification page failed');
       }
-      deps.sessions.write(ctx, session);
+      // /oauth/authorize receives no session cookie (its Path is /device): writing one would replace the person's.
+      if (ctx.path !== '/oauth/authorize') deps.sessions.write(ctx, session);
       ctx.status = status;
       ctx.type = 'text/html; charset=utf-8';
       ctx.body = page.value;

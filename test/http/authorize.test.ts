@@ -274,6 +274,15 @@ describe.each<StoreKind>(['memory', 'redis'])('authorization endpoint and author
       expectShownError(await person.get(authorizePath(requestParams({ redirect_uri: 'https://127.0.0.1:43123/callback' }).params)), 400, 'invalid_request');
     });
 
+    it('an unreadable POST body → 400 page, and no cookie that would replace the signed-in session', async () => {
+      const response = await fetch(`${server.url}/oauth/authorize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      const shown = await fetch(`${server.url}${authorizePath(requestParams({ client_id: 'nobody' }).params)}`);
+      expect(shown.headers.getSetCookie()).toEqual([]);
+    });
+
     it('a client without redirect_uris (device-only) → invalid_request on the page', async () => {
       expectShownError(await person.get(authorizePath(requestParams({ client_id: 'demo-cli' }).params)), 400, 'invalid_request');
     });
