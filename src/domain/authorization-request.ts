@@ -26,6 +26,11 @@ export const PENDING_AUTHORIZATION_TTL_MS = 10 * 60_000;
 /** Bounds, so a request (kept in the signed session cookie while the person decides) stays small. */
 const MAX_STATE_LENGTH = 1_000;
 const MAX_RESOURCES = 10;
+/**
+ * The pending request travels in the session cookie (base64url, signed) while the person signs in;
+ * browsers drop cookies over 4 KiB silently, so a larger request is refused up front.
+ */
+const MAX_PENDING_REQUEST_CHARS = 2_600;
 
 /** A validated authorization request, waiting for the person's decision. */
 export interface PendingAuthorization {
@@ -131,11 +136,9 @@ export async function checkAuthorizationRequest(
     if (error instanceof OAuthError) return back(error.error, error.message);
     throw error;
   }
-  return {
-    kind: 'valid',
-    client,
-    request: { clientId: client.client_id, redirectUri, codeChallenge: challenge, state, scope, resource, createdAt: deps.clock.now() },
-  };
+  const request: PendingAuthorization = { clientId: client.client_id, redirectUri, codeChallenge: challenge, state, scope, resource, createdAt: deps.clock.now() };
+  if (JSON.stringify(request).length > MAX_PENDING_REQUEST_CHARS) return back('invalid_request', 'the authorization request is too large');
+  return { kind: 'valid', client, request };
 }
 
 /** True while a pending request may still be decided. */

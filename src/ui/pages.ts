@@ -63,7 +63,7 @@ export function signInPage(frame: PageFrame, options: { username?: string | unde
     'Sign in',
     frame,
     html`<h1>Sign in</h1>
-<p>Sign in to decide whether the device may act for you.</p>
+<p>Sign in to decide whether the device or application may act for you.</p>
 ${options.message ? html`<p class="error" role="alert">${options.message}</p>` : ''}
 <form method="post" action="/device/sign-in">
 <input type="hidden" name="csrf" value="${frame.csrf}">

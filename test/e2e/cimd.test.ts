@@ -45,7 +45,8 @@ beforeAll(async () => {
     const path = new URL(request.url ?? '/', 'https://x').pathname;
     const route = ROUTES[path];
     if (!route) return void response.writeHead(404).end();
-    const answer = route(`${origin}${path}`);
+    // The document names its own URL, query included (a client_id may carry one).
+    const answer = route(`${origin}${request.url}`);
     response.writeHead(answer.status ?? 200, answer.headers ?? {}).end(answer.body);
   });
   await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve));
@@ -178,6 +179,18 @@ describe('Client ID Metadata Documents end to end (HTTPS, CA through NODE_EXTRA_
     const page = await agent.get(`/oauth/authorize?${form(authorizeParams(`${origin}${path}`, randomBytes(40).toString('base64url')))}`);
     expect({ status: page.status, location: page.location }).toEqual({ status: 401, location: null });
     expect(page.html).toContain('data-error="invalid_client"');
+  });
+
+  it('a request too large for the session cookie is refused (invalid_request sent back), never a silently dropped cookie', async () => {
+    const clientId = `${origin}/ide.json?pad=${'p'.repeat(1_700)}`;
+    const agent = await signedInAgent();
+    const params = { ...authorizeParams(clientId, randomBytes(40).toString('base64url')), state: 's'.repeat(1_000) };
+    const page = await agent.get(`/oauth/authorize?${form(params)}`);
+    expect(page.status).toBe(303);
+    const back = new URL(page.location!);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('error_description')).toMatch(/too large/);
+    expect(back.searchParams.get('state')).toBe(params.state);
   });
 
   it('a private address → invalid_client (SSRF: never fetched), at the authorization and token endpoints', async () => {

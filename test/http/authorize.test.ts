@@ -302,15 +302,18 @@ describe.each<StoreKind>(['memory', 'redis'])('authorization endpoint and author
       ['one of two resources not allowed', { resource: [RESOURCE, 'https://elsewhere.example/'] }, 'invalid_target'],
       ['scope not allowed', { scope: 'openid admin' }, 'invalid_scope'],
       ['state sent twice', { state: ['a', 'b'] }, 'invalid_request'],
+      ['state too long', { state: 's'.repeat(1_001) }, 'invalid_request'],
     ] as const)('%s → %s', async (_, overrides, error) => {
       const { params } = requestParams(overrides as Record<string, string | string[] | undefined>);
-      const expectedState = Array.isArray(params.state) ? null : (params.state as string);
+      // A repeated or overlong state is not echoed: it is not a state the client could have meant.
+      const expectedState = Array.isArray(params.state) || (params.state as string).length > 1_000 ? null : (params.state as string);
       const page = await person.get(authorizePath(params));
       if (expectedState === null) {
         expect(page.status).toBe(303);
         const location = new URL(page.location!);
         expect(location.searchParams.get('error')).toBe(error);
         expect(location.searchParams.get('iss')).toBe(server.url);
+        expect(location.searchParams.has('state')).toBe(false);
       } else expectRedirectedError(page, base, error, expectedState);
     });
 
