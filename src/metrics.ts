@@ -33,6 +33,14 @@ export const grantOutcomes = new Counter({
   registers: [metricsRegistry],
 });
 
+/** The authorization code flow (issue 11), by outcome. */
+export const authorizationOutcomes = new Counter({
+  name: 'devicegate_authorizations_total',
+  help: 'Authorization code flow: requests refused, decisions, codes redeemed and codes reused, by outcome.',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
+
 /** RFC 8628 §3.5 poll answers: token, authorization_pending, slow_down, access_denied, expired_token, … */
 export const pollAnswers = new Counter({
   name: 'devicegate_device_code_polls_total',

@@ -18,6 +18,7 @@ import { FailedAttemptLimiter } from './ui/limiter.js';
 import { SessionCookies } from './ui/session.js';
 import { verificationRoutes } from './ui/verification.js';
 import { ClientRegistry } from './domain/clients.js';
+import { ClientMetadataFetcher } from './cimd/fetch-client-metadata.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
@@ -26,6 +27,10 @@ import { connectRedis, isRedisFailure, setRedisCallTimeout } from './store/redis
 import { RedisDeviceGrantRepository } from './store/redis/grants.js';
 import type { DeviceGrantRepository } from './domain/grant-repository.js';
 import { MemoryTokenRepository } from './store/memory/tokens.js';
+import { MemoryAuthorizationCodeRepository } from './store/memory/authorization-codes.js';
+import { RedisAuthorizationCodeRepository } from './store/redis/authorization-codes.js';
+import { authorizationCodeKeyBuilder } from './store/redis/key-names.js';
+import type { AuthorizationCodeRepository } from './domain/authorization-code.js';
 import { RedisTokenRepository } from './store/redis/tokens.js';
 import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
@@ -41,6 +46,8 @@ import { MemorySessionRevocations, RedisSessionRevocations } from './ui/session-
 export interface Stores {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
+  /** Authorization codes (code flow); absent: made on the same Redis connection, or in memory. */
+  readonly authorizationCodes?: AuthorizationCodeRepository;
   /** The Redis connection behind them, if any: the rate limiters count on the same store. */
   readonly redis?: Redis;
   /** Key prefix of everything on that connection (tests give each server its own). */
@@ -126,6 +133,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const operations = config.operations ?? DEFAULT_OPERATIONS;
   const stores = options.stores ?? (await openStores(config, clock));
   const shared = await openSharedState(config, stores, clock, logger);
+  const authorizationCodes =
+    stores.authorizationCodes ??
+    (stores.redis
+      ? new RedisAuthorizationCodeRepository(stores.redis, authorizationCodeKeyBuilder(stores.keyPrefix ?? 'devicegate:'), { ownsConnection: false })
+      : new MemoryAuthorizationCodeRepository(clock));
   const keys: SigningKeys | { current(): SigningKeys } =
     config.file.tokens.jwks_path === undefined && shared
       ? shared.keyring
@@ -142,15 +154,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
   });
   const services: Services = {
-    clients: new ClientRegistry(config.file.clients, {
-      failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
-      verifiedSecrets: new VerifiedSecretCache(clock),
-    }),
+    clients: new ClientRegistry(
+      config.file.clients,
+      {
+        failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
+        verifiedSecrets: new VerifiedSecretCache(clock),
+      },
+      { resources: config.file.resources, metadataDocuments: metadataDocumentSupport(config, logger) },
+    ),
     deviceAuthorizationLimiter: new FailedAttemptLimiter('device_authorization', limitPolicy(rateLimits.device_authorization), stores),
     audit,
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
     tokenGrants: {
       grants: stores.grants,
+      authorizationCodes,
       tokens: stores.tokens,
       accessTokens,
       clock,
@@ -159,7 +176,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       securityLog: (event) => logger.warn(event, 'security event'),
     },
     tokenAdmin: { tokens: stores.tokens, accessTokens, clock },
-    metadata: authorizationServerMetadata(config.issuer, config.file.clients),
+    metadata: authorizationServerMetadata(config.issuer, config.file.clients, {
+      clientIdMetadataDocuments: config.file.client_id_metadata_documents.enabled,
+      documentScope: config.file.client_id_metadata_documents.scope,
+    }),
     // A getter: with the shared keyring the published set changes with rotations.
     get jwks() {
       return { keys: currentKeys().publicJwks.keys.map((key) => ({ ...key })) };
@@ -185,6 +205,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessionRevocations: stores.redis
       ? new RedisSessionRevocations(stores.redis, stores.keyPrefix ?? 'devicegate:', clock)
       : new MemorySessionRevocations(clock),
+    audit,
+  }, {
+    endpoint: { clients: services.clients, codes: authorizationCodes, clock, issuer: config.issuer },
+    documentRequestLimiter: config.file.client_id_metadata_documents.enabled
+      ? new FailedAttemptLimiter('authorization_request', limitPolicy(rateLimits.device_authorization), stores)
+      : undefined,
+    settings: verification,
     audit,
   });
   // Readiness (issue 10 §6): the store takes writes (a cached probe, src/store/redis/monitor.ts) and
@@ -247,6 +274,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     monitor?.stop();
     shared?.keyring.close();
+    if (!stores.authorizationCodes) await authorizationCodes.close();
     await stores.close();
     logger.info({ event: 'drain_end' }, 'drained: every request answered, store closed');
   };
@@ -310,6 +338,23 @@ function metricsOnly(request: IncomingMessage, response: ServerResponse): void {
     (text) => response.writeHead(200, { 'Content-Type': metricsRegistry.contentType, 'Cache-Control': 'no-store' }).end(text),
     () => response.writeHead(500).end(),
   );
+}
+
+/** Client ID Metadata Documents when enabled; loopback documents only for tests and development (warned). */
+function metadataDocumentSupport(config: Config, logger: Logger) {
+  const settings = config.file.client_id_metadata_documents;
+  if (!settings.enabled) return undefined;
+  if (settings.allow_loopback) {
+    logger.warn(
+      { event: 'cimd_allow_loopback' },
+      'client_id_metadata_documents.allow_loopback is on: client metadata documents may be fetched from loopback addresses (tests and development only)',
+    );
+  }
+  return {
+    resolver: new ClientMetadataFetcher({ allowLoopback: settings.allow_loopback }),
+    scope: settings.scope,
+    resources: config.file.resources,
+  };
 }
 
 /** FailedAttemptLimiter's names: "account" is the client here. */
