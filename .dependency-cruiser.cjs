@@ -7,8 +7,8 @@
  *   sdk ← cli: the CLI reaches the server only through the SDK
  *   main.ts, cli/main.ts ← bin.ts: the `devicegate` executable dispatches to the server or the CLI
  *
- * Known violations still being worked on are listed in .dependency-cruiser-known-violations.json
- * (passed with --ignore-known); anything new fails.
+ * There are no known violations: any finding fails CI. Server-side tools the executable runs
+ * (hash-password.ts, rotate-keys.ts) sit beside the server, so the CLI imports no server code.
  */
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -94,9 +94,9 @@ module.exports = {
     {
       name: 'nothing-imports-the-entry-points',
       severity: 'error',
-      comment: 'main.ts (the server), rotate-keys.ts and cli/main.ts (the CLI) run as they load; only the executable, bin.ts, dispatches to them.',
+      comment: 'main.ts (the server), rotate-keys.ts, hash-password.ts and cli/main.ts (the CLI) run as they load; only the executable, bin.ts, dispatches to them.',
       from: { path: '^src/', pathNot: '^src/bin\\.ts$' },
-      to: { path: '^src/(main|rotate-keys|cli/main)\\.ts$' },
+      to: { path: '^src/(main|rotate-keys|hash-password|cli/main)\\.ts$' },
     },
   ],
   options: {

@@ -35,8 +35,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Token Request (RFC 8628 §3.4, RFC 6749 §6)
-         * @description Polls with a device_code until the person decides (`authorization_pending`, `slow_down`: wait 5 s more from now on, `access_denied`, `expired_token`), or refreshes with a refresh_token (rotated on every use; a reused one revokes the family).
+         * Token Request (RFC 8628 §3.4, RFC 6749 §4.1.3, RFC 6749 §6)
+         * @description Polls with a device_code until the person decides (`authorization_pending`, `slow_down`: wait 5 s more from now on, `access_denied`, `expired_token`), redeems an authorization code once with its PKCE `code_verifier` and `redirect_uri` (a code used twice is refused and what it issued is revoked), or refreshes with a refresh_token (rotated on every use; a reused one revokes the family).
          */
         post: operations["token"];
         delete?: never;
@@ -119,6 +119,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization Request (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707, RFC 9207)
+         * @description The authorization code flow for browsers and MCP hosts. Errors before the client and `redirect_uri` are trusted are shown on a page and never redirected; every redirect carries `iss`.
+         */
+        get: operations["authorizeGet"];
+        put?: never;
+        /**
+         * Authorization Request (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707, RFC 9207)
+         * @description The authorization code flow for browsers and MCP hosts. Errors before the client and `redirect_uri` are trusted are shown on a page and never redirected; every redirect carries `iss`.
+         */
+        post: operations["authorizePost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -180,6 +204,11 @@ export interface components {
         AuthorizationServerMetadata: {
             /** Format: uri */
             issuer: string;
+            /**
+             * Format: uri
+             * @description The authorization code flow (OAuth 2.1 §4.1, PKCE S256 required).
+             */
+            authorization_endpoint: string;
             /** Format: uri */
             device_authorization_endpoint: string;
             /** Format: uri */
@@ -192,13 +221,18 @@ export interface components {
             introspection_endpoint: string;
             grant_types_supported: string[];
             response_types_supported: string[];
+            response_modes_supported: string[];
             token_endpoint_auth_methods_supported: string[];
             revocation_endpoint_auth_methods_supported: string[];
             introspection_endpoint_auth_methods_supported: string[];
             scopes_supported: string[];
             /** Format: uri */
             service_documentation: string;
-            code_challenge_methods_supported?: string[];
+            code_challenge_methods_supported: string[];
+            /** @description RFC 9207: every authorization response carries `iss`. */
+            authorization_response_iss_parameter_supported: boolean;
+            /** @description Client ID Metadata Documents: an https client_id is resolved by fetching it. Present when enabled. */
+            client_id_metadata_document_supported?: boolean;
         };
         /** @description Public signing keys of access tokens (RFC 7517 §5). */
         JsonWebKeySet: {
@@ -236,6 +270,37 @@ export interface components {
              * @description A page with information about the error.
              */
             error_uri?: string;
+        };
+        /** @description Authorization request (OAuth 2.1 §4.1.1 with PKCE S256 and RFC 8707). */
+        AuthorizationRequest: {
+            /**
+             * @description Only `code` (OAuth 2.1 §4.1.1); anything else: `unsupported_response_type`.
+             * @constant
+             */
+            response_type: "code";
+            /**
+             * @description A registered client, or an https URL naming a Client ID Metadata Document (when enabled).
+             * @example demo-browser
+             */
+            client_id: string;
+            /**
+             * @description Exactly one of the client's `redirect_uris`; a loopback `http://127.0.0.1/…` or `http://[::1]/…` matches on any port (RFC 8252 §7.3).
+             * @example http://127.0.0.1:53682/callback
+             */
+            redirect_uri: string;
+            /** @description BASE64URL(SHA-256(code_verifier)), 43 characters (RFC 7636 §4.2). */
+            code_challenge: string;
+            /**
+             * @description Required; `plain` is refused (OAuth 2.1 §4.1.1).
+             * @constant
+             */
+            code_challenge_method: "S256";
+            /** @description Returned unchanged with the code or the error. */
+            state?: string;
+            /** @description Space-separated; omitted: every scope the client may have. */
+            scope?: string;
+            /** @description RFC 8707 resource indicators (repeatable): the audiences of the tokens. */
+            resource?: string[];
         };
     };
     responses: never;
@@ -384,12 +449,18 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /**
-                     * @description `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) or `refresh_token` (RFC 6749 §6).
+                     * @description `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4), `authorization_code` (RFC 6749 §4.1.3 with PKCE) or `refresh_token` (RFC 6749 §6).
                      * @example urn:ietf:params:oauth:grant-type:device_code
                      */
                     grant_type?: string;
                     /** @description Required for the device_code grant. */
                     device_code?: string;
+                    /** @description authorization_code grant: the code from the authorization response. */
+                    code?: string;
+                    /** @description authorization_code grant: the PKCE verifier whose S256 hash is the code_challenge (RFC 7636 §4.5). */
+                    code_verifier?: string;
+                    /** @description authorization_code grant: exactly the redirect_uri of the authorization request (RFC 6749 §4.1.3). */
+                    redirect_uri?: string;
                     /** @description Required for the refresh_token grant. */
                     refresh_token?: string;
                     /**
@@ -802,6 +873,121 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    authorizeGet: {
+        parameters: {
+            query: {
+                /** @description Only `code` (OAuth 2.1 §4.1.1); anything else: `unsupported_response_type`. */
+                response_type: "code";
+                /** @description A registered client, or an https URL naming a Client ID Metadata Document (when enabled). */
+                client_id: string;
+                /** @description Exactly one of the client's `redirect_uris`; a loopback `http://127.0.0.1/…` or `http://[::1]/…` matches on any port (RFC 8252 §7.3). */
+                redirect_uri: string;
+                /** @description BASE64URL(SHA-256(code_verifier)), 43 characters (RFC 7636 §4.2). */
+                code_challenge: string;
+                /** @description Required; `plain` is refused (OAuth 2.1 §4.1.1). */
+                code_challenge_method: "S256";
+                /** @description Returned unchanged with the code or the error. */
+                state?: string;
+                /** @description Space-separated; omitted: every scope the client may have. */
+                scope?: string;
+                /** @description RFC 8707 resource indicators (repeatable): the audiences of the tokens. */
+                resource?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description See Other: back to the client's `redirect_uri` with `code`, `state` and `iss` after Approve, or `error`, `state` and `iss` (`access_denied` after Deny; request errors once the client and redirect URI are trusted, RFC 6749 §4.1.2.1). A valid request is first redirected to `/device/authorize` (sign-in and the confirmation page). */
+            303: {
+                headers: {
+                    /** @description The redirect URI with, added to its query: `code` (single use, 60 s) or `error` + `error_description`; `state` when the request had one; always `iss` (RFC 9207). Or `/device/authorize?…` for a valid request. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request` shown on a page: missing or unregistered `redirect_uri`, missing `client_id`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description `invalid_client` shown on a page: unknown client, or a Client ID Metadata Document that cannot be used. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many authorization requests naming Client ID Metadata Documents from this client IP. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    authorizePost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["AuthorizationRequest"];
+            };
+        };
+        responses: {
+            /** @description See Other: back to the client's `redirect_uri` with `code`, `state` and `iss` after Approve, or `error`, `state` and `iss` (`access_denied` after Deny; request errors once the client and redirect URI are trusted, RFC 6749 §4.1.2.1). A valid request is first redirected to `/device/authorize` (sign-in and the confirmation page). */
+            303: {
+                headers: {
+                    /** @description The redirect URI with, added to its query: `code` (single use, 60 s) or `error` + `error_description`; `state` when the request had one; always `iss` (RFC 9207). Or `/device/authorize?…` for a valid request. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request` shown on a page: missing or unregistered `redirect_uri`, missing `client_id`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description `invalid_client` shown on a page: unknown client, or a Client ID Metadata Document that cannot be used. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Too many authorization requests naming Client ID Metadata Documents from this client IP. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
         };

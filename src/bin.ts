@@ -3,6 +3,7 @@
 // run (beyond the two tiny argument parsers, every import is dynamic):
 //   devicegate serve [--config FILE]   the authorization server (main.ts, as `npm start` runs it);
 //   devicegate rotate-keys             the server-side key rotation (rotate-keys.ts);
+//   devicegate hash-password           the server-side secret hashing (hash-password.ts);
 //   devicegate token …                 its plain forms without commander (cli/token-fast-path.ts):
 //                                      an MCP host may run it before every request;
 //   anything else                      the CLI (cli/main.ts, commander), which loads each command's
@@ -27,6 +28,8 @@ if (args[0] === 'serve') {
   }
 } else if (args[0] === 'rotate-keys' && args.length === 1) {
   await import('./rotate-keys.js');
+} else if (args[0] === 'hash-password' && args.length === 1) {
+  await import('./hash-password.js');
 } else {
   const tokenOptions = parseTokenFastPath(args, process.env);
   if (tokenOptions) {

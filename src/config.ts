@@ -7,6 +7,7 @@ import { type ProxyTrust, parseProxyTrust } from './http/client-ip.js';
 
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT_TYPE = 'refresh_token';
+export const AUTHORIZATION_CODE_GRANT_TYPE = 'authorization_code';
 
 export const BUNDLED_CONFIG_PATH = fileURLToPath(new URL('../config/devicegate.example.json', import.meta.url));
 
@@ -41,9 +42,32 @@ const ClientConfig = z
       .array(z.url())
       .default([])
       .meta({ description: 'RFC 8707 resource indicators (token audiences) this client may ask for.' }),
+    redirect_uris: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(2_000)
+          .refine((uri) => URL.canParse(uri) && !uri.includes('#'), 'redirect_uris must be absolute URIs without a fragment (RFC 6749 §3.1.2)'),
+      )
+      .max(20)
+      .default([])
+      .meta({
+        description:
+          'RFC 7591 §2: where the authorization endpoint may send this client\'s codes, matched exactly; a loopback ' +
+          '`http://127.0.0.1/…` or `http://[::1]/…` URI matches on any port (RFC 8252 §7.3). Required with authorization_code.',
+      }),
     device_code: DeviceCodePolicy.partial().optional(),
   })
   .strict()
+  .refine((c) => !c.grant_types.includes(AUTHORIZATION_CODE_GRANT_TYPE) || c.redirect_uris.length > 0, {
+    message: 'a client with the authorization_code grant needs redirect_uris',
+    path: ['redirect_uris'],
+  })
+  .refine((c) => !c.client_id.startsWith('https://'), {
+    message: 'a registered client_id must not be an https URL (those name Client ID Metadata Documents)',
+    path: ['client_id'],
+  })
   .refine((c) => c.token_endpoint_auth_method === 'none' || c.client_secret_hash !== undefined, {
     message: 'a confidential client needs client_secret_hash',
     path: ['client_secret_hash'],
@@ -187,6 +211,25 @@ const RateLimitsConfig = z
 export type RateLimitsConfig = z.infer<typeof RateLimitsConfig>;
 
 /** The JSON config file (DEVICEGATE_CONFIG). Its JSON Schema is published as openapi/config.schema.json. */
+/**
+ * OAuth Client ID Metadata Documents (the MCP authorization spec's way for a client to identify itself
+ * without registration): a client_id that is an https URL is resolved by fetching that URL.
+ */
+const ClientIdMetadataDocumentsConfig = z
+  .object({
+    enabled: z.boolean().default(false),
+    allow_loopback: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Allow documents on loopback addresses: tests and development only (start-up warns).' }),
+    scope: z
+      .string()
+      .default('')
+      .refine((s) => s === '' || s.split(' ').every((t) => scopeToken.test(t)), 'scope must be space-separated scope tokens')
+      .meta({ description: 'Space-separated scopes any document-identified client may be granted (it has no registration to say so).' }),
+  })
+  .strict();
+
 export const ConfigFile = z
   .object({
     $schema: z.string().optional(),
@@ -211,8 +254,23 @@ export const ConfigFile = z
       .array(ClientConfig)
       .min(1)
       .refine((clients) => new Set(clients.map((c) => c.client_id)).size === clients.length, 'client_id values must be unique'),
+    resources: z
+      .array(z.url())
+      .max(100)
+      .default([])
+      .meta({
+        description:
+          'RFC 8707 resource indicators (protected resources, e.g. MCP servers) this server issues tokens for. A document-identified ' +
+          'client may ask for any of them; a registered client without `resources` of its own gets these.',
+      }),
+    client_id_metadata_documents: ClientIdMetadataDocumentsConfig.default({ enabled: false, allow_loopback: false, scope: '' }),
   })
   .strict()
+  .refine(
+    (file) =>
+      file.resources.length === 0 || file.clients.every((client) => client.resources.every((resource) => file.resources.includes(resource))),
+    { message: "a client's resources must be among the top-level resources (which it narrows)", path: ['clients'] },
+  )
   .meta({ title: 'devicegate configuration', description: 'Clients and device-code policy of a devicegate server.' });
 export type ConfigFile = z.infer<typeof ConfigFile>;
 

@@ -33,6 +33,14 @@ export const grantOutcomes = new Counter({
   registers: [metricsRegistry],
 });
 
+/** The authorization code flow (issue 11), by outcome. */
+export const authorizationOutcomes = new Counter({
+  name: 'devicegate_authorizations_total',
+  help: 'Authorization code flow: requests refused, decisions, codes redeemed and codes reused, by outcome.',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
+
 /** RFC 8628 §3.5 poll answers: token, authorization_pending, slow_down, access_denied, expired_token, … */
 export const pollAnswers = new Counter({
   name: 'devicegate_device_code_polls_total',
@@ -81,11 +89,22 @@ export const ready = new Gauge({
   },
 });
 
-/** Set by the signing-key code: seconds since the key that signs now was created. */
+let signingKeyCreatedAt: () => number | null = () => null;
+
+/** The server tells `devicegate_signing_key_age_seconds` when the key that signs now was created (ms). */
+export function reportSigningKeyCreatedAtFrom(source: () => number | null): void {
+  signingKeyCreatedAt = source;
+}
+
+/** Seconds since the key that signs now was created (operators alert on rotation overdue). */
 export const signingKeyAge = new Gauge({
   name: 'devicegate_signing_key_age_seconds',
   help: 'Age of the current signing key in seconds.',
   registers: [metricsRegistry],
+  collect() {
+    const createdAt = signingKeyCreatedAt();
+    if (createdAt !== null) this.set(Math.max(0, (Date.now() - createdAt) / 1000));
+  },
 });
 
 export const requestsInFlight = new Gauge({

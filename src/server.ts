@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Config, ConfigError, DEFAULT_OPERATIONS } from './config.js';
 import { withRedactedErrors } from './logging.js';
-import { metricsRegistry, reportReadinessFrom } from './metrics.js';
+import { metricsRegistry, reportReadinessFrom, reportSigningKeyCreatedAtFrom } from './metrics.js';
 import { RedisMonitor } from './store/redis/monitor.js';
 import { ensurePrivateFile } from './data-dir.js';
 import { UserDirectory } from './domain/users.js';
@@ -15,6 +17,7 @@ import { FailedAttemptLimiter } from './ui/limiter.js';
 import { SessionCookies } from './ui/session.js';
 import { verificationRoutes } from './ui/verification.js';
 import { ClientRegistry } from './domain/clients.js';
+import { ClientMetadataFetcher } from './cimd/fetch-client-metadata.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { authorizationServerMetadata } from './domain/discovery.js';
 import { createApp } from './http/app.js';
@@ -23,10 +26,14 @@ import { connectConfiguredRedis, isRedisFailure, type RedisClient, setRedisCallT
 import { RedisDeviceGrantRepository } from './store/redis/grants.js';
 import type { DeviceGrantRepository } from './domain/grant-repository.js';
 import { MemoryTokenRepository } from './store/memory/tokens.js';
+import { MemoryAuthorizationCodeRepository } from './store/memory/authorization-codes.js';
+import { RedisAuthorizationCodeRepository } from './store/redis/authorization-codes.js';
+import { authorizationCodeKeyBuilder } from './store/redis/key-names.js';
+import type { AuthorizationCodeRepository } from './domain/authorization-code.js';
 import { RedisTokenRepository } from './store/redis/tokens.js';
 import type { TokenRepository } from './domain/token-repository.js';
 import { AccessTokenIssuer } from './tokens/access-token.js';
-import { loadSigningKeys } from './tokens/signing-keys.js';
+import { DATA_DIR_KEYS_FILE, loadSigningKeys } from './tokens/signing-keys.js';
 import type { Services } from './app/services.js';
 import { AuditLog } from './http/audit.js';
 import { VerifiedSecretCache } from './domain/verified-secrets.js';
@@ -38,6 +45,8 @@ import { MemorySessionRevocations, RedisSessionRevocations } from './ui/session-
 export interface Stores {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
+  /** Authorization codes (code flow); absent: made on the same Redis connection, or in memory. */
+  readonly authorizationCodes?: AuthorizationCodeRepository;
   /** The Redis connection behind them, if any: the rate limiters count on the same store. */
   readonly redis?: RedisClient;
   /** Key prefix of everything on that connection (tests give each server its own). */
@@ -123,11 +132,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const operations = config.operations ?? DEFAULT_OPERATIONS;
   const stores = options.stores ?? (await openStores(config, clock));
   const shared = await openSharedState(config, stores, clock, logger);
+  const authorizationCodes =
+    stores.authorizationCodes ??
+    (stores.redis
+      ? new RedisAuthorizationCodeRepository(stores.redis, authorizationCodeKeyBuilder(stores.keyPrefix ?? 'devicegate:'), { ownsConnection: false })
+      : new MemoryAuthorizationCodeRepository(clock));
   const keys: SigningKeys | { current(): SigningKeys } =
     config.file.tokens.jwks_path === undefined && shared
       ? shared.keyring
       : await loadSigningKeys({ jwksPath: config.file.tokens.jwks_path, dataDir: config.dataDir });
   const currentKeys = () => ('current' in keys ? keys.current() : keys);
+  reportSigningKeyCreatedAtFrom(
+    'current' in keys && shared ? () => shared.keyring.signingKeyCreatedAt() : fileKeyCreatedAt(config.file.tokens.jwks_path ?? join(config.dataDir, DATA_DIR_KEYS_FILE)),
+  );
   const audit = new AuditLog(logger);
   const rateLimits = config.file.rate_limits;
   const accessTokens = new AccessTokenIssuer(keys, {
@@ -136,15 +153,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
   });
   const services: Services = {
-    clients: new ClientRegistry(config.file.clients, {
-      failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
-      verifiedSecrets: new VerifiedSecretCache(clock),
-    }),
+    clients: new ClientRegistry(
+      config.file.clients,
+      {
+        failedAuthentications: new FailedAttemptLimiter('client_auth', limitPolicy(rateLimits.failed_client_authentication), stores),
+        verifiedSecrets: new VerifiedSecretCache(clock),
+      },
+      { resources: config.file.resources, metadataDocuments: metadataDocumentSupport(config, logger) },
+    ),
     deviceAuthorizationLimiter: new FailedAttemptLimiter('device_authorization', limitPolicy(rateLimits.device_authorization), stores),
     audit,
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
     tokenGrants: {
       grants: stores.grants,
+      authorizationCodes,
       tokens: stores.tokens,
       accessTokens,
       clock,
@@ -153,7 +175,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       securityLog: (event) => logger.warn(event, 'security event'),
     },
     tokenAdmin: { tokens: stores.tokens, accessTokens, clock },
-    metadata: authorizationServerMetadata(config.issuer, config.file.clients),
+    metadata: authorizationServerMetadata(config.issuer, config.file.clients, {
+      clientIdMetadataDocuments: config.file.client_id_metadata_documents.enabled,
+      documentScope: config.file.client_id_metadata_documents.scope,
+    }),
     // A getter: with the shared keyring the published set changes with rotations.
     get jwks() {
       return { keys: currentKeys().publicJwks.keys.map((key) => ({ ...key })) };
@@ -179,6 +204,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessionRevocations: stores.redis
       ? new RedisSessionRevocations(stores.redis, stores.keyPrefix ?? 'devicegate:', clock)
       : new MemorySessionRevocations(clock),
+    audit,
+  }, {
+    endpoint: { clients: services.clients, codes: authorizationCodes, clock, issuer: config.issuer },
+    documentRequestLimiter: config.file.client_id_metadata_documents.enabled
+      ? new FailedAttemptLimiter('authorization_request', limitPolicy(rateLimits.device_authorization), stores)
+      : undefined,
+    settings: verification,
     audit,
   });
   // Readiness (issue 10 §6): the store takes writes (a cached probe, src/store/redis/monitor.ts) and
@@ -241,6 +273,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     monitor?.stop();
     shared?.keyring.close();
+    if (!stores.authorizationCodes) await authorizationCodes.close();
     await stores.close();
     logger.info({ event: 'drain_end' }, 'drained: every request answered, store closed');
   };
@@ -306,6 +339,23 @@ function metricsOnly(request: IncomingMessage, response: ServerResponse): void {
   );
 }
 
+/** Client ID Metadata Documents when enabled; loopback documents only for tests and development (warned). */
+function metadataDocumentSupport(config: Config, logger: Logger) {
+  const settings = config.file.client_id_metadata_documents;
+  if (!settings.enabled) return undefined;
+  if (settings.allow_loopback) {
+    logger.warn(
+      { event: 'cimd_allow_loopback' },
+      'client_id_metadata_documents.allow_loopback is on: client metadata documents may be fetched from loopback addresses (tests and development only)',
+    );
+  }
+  return {
+    resolver: new ClientMetadataFetcher({ allowLoopback: settings.allow_loopback }),
+    scope: settings.scope,
+    resources: config.file.resources,
+  };
+}
+
 /** FailedAttemptLimiter's names: "account" is the client here. */
 function limitPolicy(limit: Config['file']['rate_limits']['device_authorization']) {
   return { per_ip: limit.per_ip, per_account: limit.per_client, window: limit.window };
@@ -339,4 +389,15 @@ async function openSharedState(config: Config, stores: Stores, clock: Clock, log
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`REDIS_URL: cannot read or create the shared keys (${(error as Error).name})`);
   }
+}
+
+/** A key file's modification time stands for its keys' creation (a file key set is replaced whole). */
+function fileKeyCreatedAt(path: string): () => number | null {
+  let modifiedAt: number | null = null;
+  try {
+    modifiedAt = statSync(path).mtimeMs;
+  } catch {
+    // No file to date (keys given another way): the gauge stays unset.
+  }
+  return () => modifiedAt;
 }

@@ -26,15 +26,11 @@ program
     'Read a password or client secret from stdin (first line) and print its scrypt PHC hash, for ' +
       'client_secret_hash and users[].password_hash in the config file.',
   )
-  .action(async () => {
-    const secret = (await readStdin()).split(/\r?\n/)[0] ?? '';
-    if (!secret) {
-      process.stderr.write('devicegate hash-password: no password on stdin\n');
-      process.exitCode = ExitCode.usage;
-      return;
-    }
-    const { hashSecret } = await import('../domain/password.js');
-    process.stdout.write(`${await hashSecret(secret)}\n`);
+  .action(() => {
+    // Reached only with extra arguments: the executable (src/bin.ts) runs the server-side entry point
+    // for `devicegate hash-password` itself, so the CLI never imports server code (dependency rule).
+    process.stderr.write('devicegate hash-password takes no arguments (the password comes on stdin)\n');
+    process.exitCode = ExitCode.usage;
   });
 
 program
@@ -163,12 +159,6 @@ function seconds(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 86_400) throw new InvalidArgumentError('expected whole seconds, 0 to 86400');
   return parsed;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 try {

@@ -12,10 +12,18 @@ export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_c
 export const TokenRequest = z
   .object({
     grant_type: optionalFormParam('grant_type').meta({
-      description: '`urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4) or `refresh_token` (RFC 6749 §6).',
+      description:
+        '`urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4), `authorization_code` (RFC 6749 §4.1.3 with PKCE) or `refresh_token` (RFC 6749 §6).',
       example: DEVICE_CODE_GRANT_TYPE,
     }),
     device_code: optionalFormParam('device_code').meta({ description: 'Required for the device_code grant.' }),
+    code: optionalFormParam('code').meta({ description: 'authorization_code grant: the code from the authorization response.' }),
+    code_verifier: optionalFormParam('code_verifier').meta({
+      description: 'authorization_code grant: the PKCE verifier whose S256 hash is the code_challenge (RFC 7636 §4.5).',
+    }),
+    redirect_uri: optionalFormParam('redirect_uri').meta({
+      description: 'authorization_code grant: exactly the redirect_uri of the authorization request (RFC 6749 §4.1.3).',
+    }),
     refresh_token: optionalFormParam('refresh_token').meta({ description: 'Required for the refresh_token grant.' }),
     client_id: optionalFormParam('client_id').meta({
       description: 'The client identifier; required unless the client authenticates with HTTP Basic.',
@@ -31,7 +39,7 @@ export const TokenRequest = z
       .optional()
       .meta({ description: 'RFC 8707: narrow the token audience to these of the granted resources.' }),
   })
-  .meta({ description: 'Token request (RFC 8628 §3.4 device_code grant, RFC 6749 §6 refresh).' });
+  .meta({ description: 'Token request (RFC 8628 §3.4 device_code grant, RFC 6749 §4.1.3 authorization_code grant, RFC 6749 §6 refresh).' });
 export type TokenRequest = z.infer<typeof TokenRequest>;
 
 /** RFC 6749 §5.1 successful token response. */

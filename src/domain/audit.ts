@@ -11,6 +11,7 @@ export type AuditEvent =
   | 'redeemed' // an approved grant was exchanged for tokens (RFC 8628 §3.5)
   | 'expired_on_poll' // a poll found the grant expired
   | 'lockout' // a limiter refused (code entry, sign-in, client authentication, device authorization)
+  | 'code_reuse' // an authorization code came back: what its first redemption issued is revoked (RFC 6749 §4.1.2)
   | 'refresh_reuse' // a used refresh token came back: its family is revoked (RFC 9700 §4.14.2)
   | 'revoked' // RFC 7009 revocation
   | 'signed_out'; // a verification-page session was ended everywhere

@@ -1,4 +1,5 @@
 import type { ClientConfig } from '../config.js';
+import { ClientMetadataError, type ClientMetadataResolver, isClientMetadataDocumentId } from './client-metadata-document.js';
 import { InvalidClientError, InvalidRequestError, RateLimitedError, UnauthorizedClientError } from './errors.js';
 import { verifySecret } from './password.js';
 import type { VerifiedSecretCache } from './verified-secrets.js';
@@ -30,18 +31,83 @@ export interface ClientCredentials {
   ip?: string | null | undefined;
 }
 
+/**
+ * A client as the endpoints see it: a registered one from the config, or one described by a Client ID
+ * Metadata Document (then `metadataDocument` says where it came from, for the confirmation page).
+ */
+export type ResolvedClient = ClientConfig & {
+  readonly metadataDocument?: { readonly host: string; readonly clientName: string | undefined };
+};
+
+/** Client ID Metadata Documents, when the config enables them. */
+export interface ClientMetadataDocumentSupport {
+  readonly resolver: ClientMetadataResolver;
+  /** Scopes any document-identified client may be granted (config `client_id_metadata_documents.scope`). */
+  readonly scope: string;
+  /** The top-level `resources`: a document-identified client may ask for any of them. */
+  readonly resources: readonly string[];
+}
+
+export interface ClientRegistryOptions {
+  /** The top-level `resources`: what a registered client without resources of its own may ask for. */
+  readonly resources?: readonly string[];
+  readonly metadataDocuments?: ClientMetadataDocumentSupport;
+}
+
 export class ClientRegistry {
   private readonly clients: ReadonlyMap<string, ClientConfig>;
+  private readonly metadataDocuments: ClientMetadataDocumentSupport | undefined;
 
   constructor(
     clients: readonly ClientConfig[],
     private readonly guards: ClientAuthenticationGuards = {},
+    options: ClientRegistryOptions = {},
   ) {
-    this.clients = new Map(clients.map((client) => [client.client_id, client]));
+    const serverResources = options.resources ?? [];
+    // A registered client's own `resources` narrow the server's; without any it gets the server's.
+    this.clients = new Map(
+      clients.map((client) => [
+        client.client_id,
+        client.resources.length || !serverResources.length ? client : { ...client, resources: [...serverResources] },
+      ]),
+    );
+    this.metadataDocuments = options.metadataDocuments;
   }
 
+  /** A registered client (synchronous, no I/O). Document-identified clients: see `resolve`. */
   get(clientId: string): ClientConfig | undefined {
     return this.clients.get(clientId);
+  }
+
+  /**
+   * Any client: registered ones from memory; an https client_id, when Client ID Metadata Documents
+   * are enabled, by fetching (and caching) its document. Undefined when unknown; a document that
+   * cannot be used throws ClientMetadataError (every reason is `invalid_client`).
+   */
+  async resolve(clientId: string): Promise<ResolvedClient | undefined> {
+    const registered = this.clients.get(clientId);
+    if (registered) return registered;
+    const documents = this.metadataDocuments;
+    if (!documents || !isClientMetadataDocumentId(clientId)) return undefined;
+    const document = await documents.resolver.resolve(clientId);
+    const grantTypes: string[] = [...document.grantTypes];
+    // A public client using the code flow gets rotating refresh tokens (OAuth 2.1 §4.3.1) when its document asks.
+    return {
+      client_id: document.clientId,
+      client_name: document.clientName,
+      active: true,
+      grant_types: grantTypes,
+      scope: documents.scope,
+      token_endpoint_auth_method: 'none',
+      resources: [...documents.resources],
+      redirect_uris: [...document.redirectUris],
+      metadataDocument: { host: document.host, clientName: document.clientName },
+    };
+  }
+
+  /** True when document-identified clients are enabled (for the metadata). */
+  get supportsMetadataDocuments(): boolean {
+    return this.metadataDocuments !== undefined;
   }
 
 
@@ -62,7 +128,7 @@ export class ClientRegistry {
     const clientId = basic?.clientId ?? credentials.clientId;
     if (clientId === undefined) throw new InvalidRequestError('client_id is required');
 
-    const client = this.clients.get(clientId);
+    const client = this.clients.get(clientId) ?? (await this.resolveForAuthentication(clientId));
     if (!client) {
       // Counted per IP only: an unknown client_id must not create a limiter key of its own.
       if (basicAttempted || credentials.clientSecret !== undefined) await this.countFailure(credentials.ip, null);
@@ -88,6 +154,16 @@ export class ClientRegistry {
       this.guards.verifiedSecrets?.add(client.client_id, stored, secret);
     }
     return client;
+  }
+
+  /** A document-identified client for the token and device endpoints: an unusable document is invalid_client. */
+  private async resolveForAuthentication(clientId: string): Promise<ResolvedClient | undefined> {
+    try {
+      return await this.resolve(clientId);
+    } catch (error) {
+      if (error instanceof ClientMetadataError) throw new InvalidClientError(`client metadata document refused: ${error.message}`);
+      throw error;
+    }
   }
 
   private async countFailure(ip: string | null | undefined, clientId: string | null): Promise<void> {

@@ -79,7 +79,7 @@ export async function authorizeDevice(
  * RFC 6749 §3.3: the requested scope must be within the client's registered scope. When the
  * client omits it, the grant gets every scope the client is registered for (documented default).
  */
-function grantedScope(client: ClientConfig, requested: string | undefined): string[] {
+export function grantedScope(client: ClientConfig, requested: string | undefined): string[] {
   const allowed = new Set(client.scope.split(' ').filter(Boolean));
   if (requested === undefined) return [...allowed];
   const tokens = requested.split(' ');
@@ -90,7 +90,7 @@ function grantedScope(client: ClientConfig, requested: string | undefined): stri
 }
 
 /** RFC 8707 §2: each resource must be one the client may obtain tokens for. */
-function grantedResources(client: ClientConfig, requested: readonly string[]): string[] {
+export function grantedResources(client: ClientConfig, requested: readonly string[]): string[] {
   const allowed = new Set(client.resources);
   const refused = requested.filter((resource) => !allowed.has(resource));
   if (refused.length) throw new InvalidTargetError(`resource not allowed for this client: ${refused.join(' ')}`);

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE } from '../config.js';
+import {
+  AUTHORIZATION_CODE_GRANT_TYPE,
+  type ClientConfig,
+  type ConfigFile,
+  DEVICE_CODE_GRANT_TYPE,
+  REFRESH_TOKEN_GRANT_TYPE,
+} from '../config.js';
+import { type AuthorizationCodeRepository, hashAuthorizationCode } from './authorization-code.js';
+import { isValidCodeVerifier, verifyS256 } from './pkce.js';
+import { RefreshTokenConflictError } from './token-repository.js';
 import type { TokenRequest, TokenResponse } from '../contracts/token.js';
 import type { DeviceGrantRepository } from './grant-repository.js';
 import type { TokenRepository } from './token-repository.js';
@@ -24,6 +33,8 @@ import {
 export interface TokenGrantDeps {
   readonly grants: DeviceGrantRepository;
   readonly tokens: TokenRepository;
+  /** Authorization codes (the code flow); absent: the authorization_code grant is unsupported. */
+  readonly authorizationCodes?: AuthorizationCodeRepository;
   readonly accessTokens: AccessTokenIssuer;
   readonly clock: Clock;
   readonly issuer: string;
@@ -55,6 +66,9 @@ export async function exchangeToken(
       return await redeemDeviceCode(deps, client, request, audit);
     case REFRESH_TOKEN_GRANT_TYPE:
       return await refresh(deps, client, request, audit);
+    case AUTHORIZATION_CODE_GRANT_TYPE:
+      if (deps.authorizationCodes) return await redeemAuthorizationCode(deps, deps.authorizationCodes, client, request, audit);
+      throw new UnsupportedGrantTypeError('grant_type authorization_code is not supported');
     default:
       throw new UnsupportedGrantTypeError(`grant_type ${request.grant_type} is not supported`);
   }
@@ -100,6 +114,57 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
   }
 }
 
+/**
+ * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5–4.6) and RFC 8707: one atomic redemption (one Redis round
+ * trip) spends the code, then the binding is checked — a request failing it has still spent the code.
+ * A code presented again is refused and what its first redemption issued is revoked (RFC 6749 §4.1.2).
+ */
+async function redeemAuthorizationCode(
+  deps: TokenGrantDeps,
+  codes: AuthorizationCodeRepository,
+  client: ClientConfig,
+  request: TokenRequest,
+  audit?: AuditSink,
+): Promise<TokenResponse> {
+  assertGrantAllowed(client, AUTHORIZATION_CODE_GRANT_TYPE);
+  if (request.code === undefined) throw new InvalidRequestError('code is required');
+  if (request.redirect_uri === undefined) throw new InvalidRequestError('redirect_uri is required (RFC 6749 §4.1.3)');
+  if (request.code_verifier === undefined) throw new InvalidRequestError('code_verifier is required (PKCE, RFC 7636 §4.5)');
+  // RFC 7636 §4.1: a malformed verifier is a malformed request; refused before it can spend the code.
+  if (!isValidCodeVerifier(request.code_verifier)) throw new InvalidRequestError('code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)');
+  // The family (grant_id) is minted first and recorded with the code, so a replay can revoke it.
+  const grantId = randomBytes(16).toString('base64url');
+  const now = deps.clock.now();
+  const outcome = await codes.redeem(hashAuthorizationCode(request.code), grantId, now);
+  if (outcome.kind === 'reused') {
+    // RFC 6749 §4.1.2: deny, and revoke the refresh family and (at introspection) the access tokens
+    // the first redemption issued. Whoever presents it, the code has leaked.
+    await deps.tokens.revokeFamily(outcome.grantId, deps.policy.access_token_ttl * 1000, now);
+    deps.securityLog?.({ event: 'authorization_code_reuse', clientId: client.client_id, familyId: outcome.grantId });
+    audit?.('code_reuse', { client_id: client.client_id, grant_id: outcome.grantId });
+    throw new InvalidGrantError('authorization code was already used; the tokens issued for it are revoked');
+  }
+  if (outcome.kind === 'invalid') throw new InvalidGrantError('authorization code is invalid or expired');
+  const { code } = outcome;
+  // RFC 6749 §4.1.3: issued to this client, for this redirect_uri (exactly as sent in the authorization request).
+  if (code.clientId !== client.client_id) throw new InvalidGrantError('authorization code was issued to another client');
+  if (code.redirectUri !== request.redirect_uri) throw new InvalidGrantError('redirect_uri does not match the authorization request');
+  // RFC 7636 §4.6: the verifier must hash to the challenge; otherwise invalid_grant.
+  if (!verifyS256(request.code_verifier, code.codeChallenge)) throw new InvalidGrantError('code_verifier does not match the code_challenge');
+  const authorization = { subject: code.subject, scope: code.scope, resource: code.resource };
+  const audience = audienceFor(client, authorization, request.resource);
+  let tokens: TokenResponse;
+  try {
+    tokens = await issueTokens(deps, client, authorization, authorization.scope, audience, { newFamily: true, familyId: grantId });
+  } catch (error) {
+    // A replay raced this redemption and revoked the family first: nothing is issued.
+    if (error instanceof RefreshTokenConflictError) throw new InvalidGrantError('authorization code was already used');
+    throw error;
+  }
+  audit?.('redeemed', { client_id: client.client_id, subject: code.subject, grant_id: grantId, scope: code.scope.join(' '), flow: 'authorization_code' });
+  return tokens;
+}
+
 /** RFC 6749 §6 with rotation and reuse detection (OAuth 2.1 §4.3.1). */
 async function refresh(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest, audit?: AuditSink): Promise<TokenResponse> {
   assertGrantAllowed(client, REFRESH_TOKEN_GRANT_TYPE);
@@ -139,10 +204,11 @@ async function issueTokens(
   authorization: Authorization,
   scope: readonly string[],
   audience: readonly string[],
-  refresh: { newFamily: true } | { newFamily: false; familyId: string; refreshToken: string },
+  refresh: { newFamily: true; familyId?: string } | { newFamily: false; familyId: string; refreshToken: string },
 ): Promise<TokenResponse> {
   const newFamily = refresh.newFamily && client.grant_types.includes(REFRESH_TOKEN_GRANT_TYPE);
-  const familyId = refresh.newFamily ? (newFamily ? randomBytes(16).toString('base64url') : undefined) : refresh.familyId;
+  // A family id given for a new family (the code flow) names the grant even without refresh tokens.
+  const familyId = refresh.newFamily ? (refresh.familyId ?? (newFamily ? randomBytes(16).toString('base64url') : undefined)) : refresh.familyId;
   const access = await deps.accessTokens.issue({
     subject: authorization.subject,
     clientId: client.client_id,

@@ -105,6 +105,15 @@ export interface TokenRepository {
    */
   revokeAccessToken(jti: string, expiresAt: number, now: number): Promise<void>;
 
+  /**
+   * Revokes a family by its id (RFC 6749 §4.1.2: an authorization code used twice revokes what its
+   * first redemption issued; the code store reports the family id). Access tokens carry the family as
+   * `grant_id`, so introspection stops answering active for them too. When the family is not stored
+   * (yet, or the client has no refresh tokens) a revoked marker is kept for `markerTtlMs`, so a
+   * first redemption that races the replay cannot store it afterwards. Idempotent.
+   */
+  revokeFamily(familyId: string, markerTtlMs: number, now: number): Promise<void>;
+
   /** Whether the `jti` is on the deny-list (resource servers and introspection, RFC 7662). */
   isAccessTokenRevoked(jti: string): Promise<boolean>;
 

@@ -92,7 +92,7 @@ export function createApp({ services, pages, logger, trustProxy = false, operati
     // Only /device… requests reach the pages' router.
     const pageRoutes = pages.routes();
     app.use((ctx, next) => {
-      const isPage = ctx.path === '/device' || ctx.path.startsWith('/device/');
+      const isPage = ctx.path === '/device' || ctx.path.startsWith('/device/') || ctx.path === '/oauth/authorize';
       return isPage ? pageRoutes(ctx as Parameters<typeof pageRoutes>[0], next) : next();
     });
   }

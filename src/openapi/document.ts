@@ -1,5 +1,7 @@
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { appRouter, oauthErrorsByOperation } from './router.js';
+import { z } from 'zod';
+import { AuthorizationRequest } from '../contracts/authorization.js';
 import { OAuthErrorBody } from '../contracts/oauth-error.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the generated document is walked and patched loosely, then linted by redocly.
@@ -75,7 +77,73 @@ export function buildOpenApiDocument(): OpenAPIObject {
   for (const name of Object.keys(document.components.schemas)) {
     if (name.startsWith('error.')) delete document.components.schemas[name];
   }
+  addAuthorizationEndpoint(document);
   return document as OpenAPIObject;
+}
+
+/**
+ * The authorization endpoint is a browser endpoint (redirects and HTML pages), outside the tRPC
+ * router: described here from its Zod contract (src/contracts/authorization.ts).
+ */
+function addAuthorizationEndpoint(document: Json): void {
+  // A contract with a meta id comes out as a $ref into $defs: take the definition itself.
+  const definition = (schema: z.ZodType, id: string, io: 'input' | 'output') =>
+    (z.toJSONSchema(schema, { io, target: 'draft-2020-12' }) as Json).$defs[id] as Json;
+  const request = definition(AuthorizationRequest, 'AuthorizationRequest', 'input');
+  document.components.schemas.AuthorizationRequest = request;
+  const required = new Set<string>(request.required ?? []);
+  const parameters = Object.entries(request.properties as Json).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    description: (schema as Json).description,
+    schema: { ...(schema as Json), description: undefined },
+    ...((schema as Json).type === 'array' ? { style: 'form', explode: true } : {}),
+  }));
+  const page = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+  const redirect = {
+    description:
+      'See Other: back to the client\'s `redirect_uri` with `code`, `state` and `iss` after Approve, or `error`, `state` and `iss` ' +
+      '(`access_denied` after Deny; request errors once the client and redirect URI are trusted, RFC 6749 §4.1.2.1). A valid request ' +
+      'is first redirected to `/device/authorize` (sign-in and the confirmation page).',
+    headers: {
+      Location: {
+        description:
+          'The redirect URI with, added to its query: `code` (single use, 60 s) or `error` + `error_description`; `state` when the ' +
+          'request had one; always `iss` (RFC 9207). Or `/device/authorize?…` for a valid request.',
+        schema: { type: 'string' },
+      },
+    },
+  };
+  const operation = (method: 'get' | 'post') => ({
+    operationId: `authorize${method === 'get' ? 'Get' : 'Post'}`,
+    summary: 'Authorization Request (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707, RFC 9207)',
+    description:
+      'The authorization code flow for browsers and MCP hosts. Errors before the client and `redirect_uri` are trusted are shown ' +
+      'on a page and never redirected; every redirect carries `iss`.',
+    tags: ['OAuth'],
+    security: [],
+    ...(method === 'get'
+      ? { parameters }
+      : {
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': {
+                schema: { $ref: '#/components/schemas/AuthorizationRequest' },
+                encoding: { resource: { style: 'form', explode: true } },
+              },
+            },
+          },
+        }),
+    responses: {
+      '303': redirect,
+      '400': page('`invalid_request` shown on a page: missing or unregistered `redirect_uri`, missing `client_id`.'),
+      '401': page('`invalid_client` shown on a page: unknown client, or a Client ID Metadata Document that cannot be used.'),
+      '429': page('Too many authorization requests naming Client ID Metadata Documents from this client IP.'),
+    },
+  });
+  document.paths['/oauth/authorize'] = { get: operation('get'), post: operation('post') };
 }
 
 /** Repeatable (array) parameters are sent as the same name repeated: `resource=a&resource=b`. */

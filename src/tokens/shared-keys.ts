@@ -231,6 +231,11 @@ export class KeyringFollower {
     return keys;
   }
 
+  /** When the key that signs now was created (ms since the epoch), for the key-age metric. */
+  signingKeyCreatedAt(): number | null {
+    return signingEntry(this.document.keys, this.options.clock.now())?.created_at ?? null;
+  }
+
   /** Re-reads the keyring now (also what the timer does); rotates first when automatic rotation is due. */
   async refresh(): Promise<void> {
     const { redis, keyPrefix, rotation, clock } = this.options;

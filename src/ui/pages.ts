@@ -63,7 +63,7 @@ export function signInPage(frame: PageFrame, options: { username?: string | unde
     'Sign in',
     frame,
     html`<h1>Sign in</h1>
-<p>Sign in to decide whether the device may act for you.</p>
+<p>Sign in to decide whether the device or application may act for you.</p>
 ${options.message ? html`<p class="error" role="alert">${options.message}</p>` : ''}
 <form method="post" action="/device/sign-in">
 <input type="hidden" name="csrf" value="${frame.csrf}">
@@ -152,4 +152,67 @@ export function outcomePage(frame: PageFrame, outcome: Outcome, detail?: string)
   const page = pages[outcome];
   return layout(page.title, frame, html`<h1>${page.title}</h1>
 ${page.body}`);
+}
+
+export interface AuthorizationConfirmationDetails {
+  readonly clientName: string;
+  readonly clientId: string;
+  /** For a client identified by a Client ID Metadata Document: the document's host, who really asks. */
+  readonly documentHost: string | null;
+  readonly scopes: readonly { scope: string; description: string | null }[];
+  readonly resources: readonly string[];
+  /** Where the browser goes next: the redirect URI's host (or scheme for a native app). */
+  readonly redirectTarget: string;
+}
+
+/**
+ * The authorization code flow's confirmation (the same questions as the device flow's: who, what,
+ * for which resource), plus where the browser will be sent. A document-identified client's name is
+ * whatever its author wrote, so its host is shown first and prominently.
+ */
+export function authorizationConfirmationPage(frame: PageFrame, details: AuthorizationConfirmationDetails): Html {
+  const who = details.documentHost ?? details.clientName;
+  return layout(
+    'Approve access?',
+    frame,
+    html`<h1>Allow ${who} to access your account?</h1>
+${details.documentHost ? html`<div class="code-display" aria-label="Requested by">${details.documentHost}</div>` : ''}
+<dl>
+<dt>Application</dt><dd>${details.clientName} <span class="muted">(<code>${details.clientId}</code>)</span>${
+      details.documentHost ? html`<br><strong>Identified by ${details.documentHost}</strong> <span class="muted">(the name above is the application's own claim)</span>` : ''
+    }</dd>
+<dt>It asks to</dt><dd>${
+      details.scopes.length
+        ? html`<ul class="scopes">${details.scopes.map(
+            ({ scope, description }) => html`<li>${description ?? scope}${description ? html` <span class="muted">(<code>${scope}</code>)</span>` : ''}</li>`,
+          )}</ul>`
+        : 'Basic access (no scopes)'
+    }</dd>
+<dt>For</dt><dd>${details.resources.length ? details.resources.map((r, i) => html`${i ? html`<br>` : ''}<code>${r}</code>`) : 'This server'}</dd>
+<dt>Then returns to</dt><dd><code>${details.redirectTarget}</code></dd>
+</dl>
+<div class="warning" role="note"><strong>Only continue if you started this yourself</strong>, just now, in an application you trust. If someone sent you this link, choose Deny.</div>
+<form method="post" action="/device/authorize/confirm">
+<input type="hidden" name="csrf" value="${frame.csrf}">
+<div class="actions">
+<button type="submit" name="decision" value="approve" class="primary">Approve</button>
+<button type="submit" name="decision" value="deny" class="danger">Deny</button>
+</div>
+</form>`,
+  );
+}
+
+/** An authorization request that cannot go back to the client (RFC 6749 §4.1.2.1): shown, never redirected. */
+export function authorizationErrorPage(frame: PageFrame, error: string, description: string): Html {
+  return layout(
+    'Cannot continue',
+    frame,
+    html`<h1>This sign-in request cannot continue</h1>
+<p role="alert">The application sent a request this server cannot accept, so you were not sent back to it.</p>
+<dl>
+<dt>Error</dt><dd><code data-error="${error}">${error}</code></dd>
+<dt>Details</dt><dd>${description}</dd>
+</dl>
+<p>Start again from the application. If this keeps happening, tell whoever runs it.</p>`,
+  );
 }

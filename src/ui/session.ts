@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
+import type { PendingAuthorization } from '../domain/authorization-request.js';
 import type { Clock } from '../domain/clock.js';
 
 /** What the browser carries between the verification pages, signed so it cannot be forged. */
@@ -13,6 +14,8 @@ export interface Session {
    * never from the URL, so it cannot serve as a guessing oracle around the rate limiter.
    */
   readonly userCode: string | null;
+  /** An authorization request (code flow) validated at /oauth/authorize, waiting for the person's decision. */
+  readonly authorization?: PendingAuthorization | null;
   readonly expiresAt: number;
 }
 

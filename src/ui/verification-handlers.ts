@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { ConfigFile } from '../config.js';
-import type { ClientRegistry } from '../domain/clients.js';
+import type { ClientRegistry, ResolvedClient } from '../domain/clients.js';
 import type { Clock } from '../domain/clock.js';
 import { formatUserCode, normaliseUserCode } from '../domain/codes.js';
 import { InvalidRequestError, TemporarilyUnavailableError } from '../domain/errors.js';
@@ -59,7 +59,7 @@ const PAGE_HEADERS: Readonly<Record<string, string>> = {
 type PageHandler = (ctx: Context) => Promise<void> | void;
 
 /** Per request: the session as it arrived, with the signed-in subject (cookie or trusted header). */
-interface PageState {
+export interface PageState {
   session: Session;
   subject: string | null;
 }
@@ -111,7 +111,7 @@ export function verificationHandlers(deps: VerificationDeps) {
 
   const signInForm: PageHandler = async (ctx) => {
     const state = await pageState(ctx);
-    if (state.subject) return redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
+    if (state.subject) return redirect(ctx, state, afterSignIn(state.session));
     render(ctx, state, 200, signInPage(frame(state), {}));
   };
 
@@ -127,9 +127,9 @@ export function verificationHandlers(deps: VerificationDeps) {
       return render(ctx, state, 401, signInPage(frame(state), { username, message: 'Wrong username or password.' }));
     }
     // A new session id at sign-in: a session planted before it (fixation) is worth nothing after.
-    state.session = { ...sessions.anonymous(), subject, userCode: state.session.userCode };
+    state.session = { ...sessions.anonymous(), subject, userCode: state.session.userCode, authorization: state.session.authorization ?? null };
     state.subject = subject;
-    redirect(ctx, state, state.session.userCode ? '/device/confirm' : '/device');
+    redirect(ctx, state, afterSignIn(state.session));
   };
 
   const confirmation: PageHandler = async (ctx) => {
@@ -142,7 +142,7 @@ export function verificationHandlers(deps: VerificationDeps) {
       state.session = { ...state.session, userCode: null };
       return render(ctx, state, 400, outcomePage(frame(state), 'invalid'));
     }
-    render(ctx, state, 200, confirmationPage(frame(state), confirmationDetails(deps, grant)));
+    render(ctx, state, 200, confirmationPage(frame(state), await confirmationDetails(deps, grant)));
   };
 
   const decide: PageHandler = async (ctx) => {
@@ -179,7 +179,15 @@ export function verificationHandlers(deps: VerificationDeps) {
     redirect(ctx, state, '/device');
   };
 
+  /** Where sign-in continues: a pending authorization request (code flow) first, then a device code. */
+  function afterSignIn(session: Session): string {
+    if (session.authorization) return '/device/authorize/confirm';
+    return session.userCode ? '/device/confirm' : '/device';
+  }
+
   return {
+    /** What the authorization endpoint's pages (authorize-handlers.ts) share with these. */
+    kit: { pageState, postedForm, frame, render, redirect, rateLimited },
     errors: pageErrors(deps),
     stylesheet,
     showCodeEntry,
@@ -247,7 +255,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   }
 }
 
-class CsrfError extends Error {}
+export class CsrfError extends Error {}
 
 /** Security headers on every page, and errors as pages (never JSON, never a stack trace). */
 function pageErrors(deps: VerificationDeps) {
@@ -272,7 +280,8 @@ function pageErrors(deps: VerificationDeps) {
       } else {
         deps.logger.error({ err: error, path: ctx.path }, 'verification page failed');
       }
-      deps.sessions.write(ctx, session);
+      // /oauth/authorize receives no session cookie (its Path is /device): writing one would replace the person's.
+      if (ctx.path !== '/oauth/authorize') deps.sessions.write(ctx, session);
       ctx.status = status;
       ctx.type = 'text/html; charset=utf-8';
       ctx.body = page.value;
@@ -280,12 +289,14 @@ function pageErrors(deps: VerificationDeps) {
   };
 }
 
-function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {
-  const client = deps.clients.get(grant.clientId);
+async function confirmationDetails(deps: VerificationDeps, grant: DeviceGrant) {
+  // A document-identified client (an https client_id) is named by its document's host: who really asks.
+  const client: ResolvedClient | undefined = deps.clients.get(grant.clientId) ?? (await deps.clients.resolve(grant.clientId).catch(() => undefined));
+  const documentHost = client?.metadataDocument?.host;
   const ageSeconds = Math.max(0, Math.round((deps.clock.now() - grant.createdAt) / 1000));
   return {
     userCode: formatUserCode(grant.userCode),
-    clientName: client?.client_name ?? grant.clientId,
+    clientName: documentHost ? `${documentHost}${client?.client_name ? ` (says: ${client.client_name})` : ''}` : (client?.client_name ?? grant.clientId),
     clientId: grant.clientId,
     scopes: describeScopes(grant.scope, deps.settings.scope_descriptions),
     resources: grant.resource,

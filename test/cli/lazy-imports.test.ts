@@ -101,11 +101,11 @@ describe('lazy imports', () => {
     expectNone(loaded, [...SERVER_SIDE, ...LOGIN_UI, /^src\/cli\/commands\//, /^src\/sdk\//]);
   });
 
-  it('devicegate hash-password loads only the password module besides the CLI', () => {
+  it('devicegate hash-password loads only the password module (no commander, no CLI command)', () => {
     const { status, stdout, loaded } = traced(['hash-password'], 'secret\n');
     expect(status).toBe(0);
     expect(stdout).toMatch(/^\$scrypt\$/);
     expect(loaded).toContain('src/domain/password.ts');
-    expectNone(loaded, [...SERVER_SIDE, ...LOGIN_UI, /^src\/cli\/commands\//, /^src\/sdk\//]);
+    expectNone(loaded, [...SERVER_SIDE, ...LOGIN_UI, /^src\/cli\/(main|run|commands\/)/, /^src\/sdk\//, /^node_modules\/commander\//]);
   });
 });

@@ -1,15 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { normaliseUserCode } from '../../src/domain/codes.js';
 import { type RunningServer, startServer } from '../../src/server.js';
-import { freePort } from '../support/redis-server.js';
-import { CONFIDENTIAL_SECRET, DEVICE_GRANT, form, TEST_USERS, testConfigFile, testStores } from '../support/server.js';
+import { CONFIDENTIAL_SECRET, DEVICE_GRANT, form, TEST_USERS, testConfig, testConfigFile, testStores } from '../support/server.js';
 import { Agent } from '../ui/agent.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -24,7 +19,6 @@ describe('audit trail (memory store)', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    const port = await freePort();
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
@@ -37,17 +31,7 @@ describe('audit trail (memory store)', () => {
         failed_client_authentication: { per_ip: 2, per_client: 1_000, window: 60 },
       },
     });
-    const config: Config = {
-      port,
-      host: '127.0.0.1',
-      issuer: `http://127.0.0.1:${port}`,
-      redisUrl: undefined,
-      configPath: '(test)',
-      dataDir: mkdtempSync(join(tmpdir(), 'devicegate-audit-')),
-      logLevel: 'info',
-      trustProxy: false,
-      file,
-    };
+    const config = await testConfig({ logLevel: 'info', file });
     server = await startServer(config, { clock, stores: await testStores('memory', clock), logger: pino({ level: 'info' }, sink) });
   });
   afterAll(async () => {

@@ -43,10 +43,10 @@ describe.each<StoreKind>(['memory', 'redis'])('discovery: RFC 8414 metadata and 
       }
     });
 
-    it('advertises both grants, the scopes, the client authentication methods and no authorization endpoint', async () => {
+    it('advertises the three grants, the scopes, the client authentication methods and the authorization endpoint', async () => {
       const body = await metadata();
-      expect(body.grant_types_supported).toEqual(expect.arrayContaining([DEVICE_GRANT, 'refresh_token']));
-      expect(body.grant_types_supported).toHaveLength(2);
+      expect(body.grant_types_supported).toEqual(expect.arrayContaining([DEVICE_GRANT, 'refresh_token', 'authorization_code']));
+      expect(body.grant_types_supported).toHaveLength(3);
       expect(body.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'mcp:tools']));
       expect(body.scopes_supported).toEqual([...new Set(body.scopes_supported as string[])].sort());
       expect(body.token_endpoint_auth_methods_supported).toEqual(
@@ -54,8 +54,14 @@ describe.each<StoreKind>(['memory', 'redis'])('discovery: RFC 8414 metadata and 
       );
       // RFC 7662 §2.1 / RFC 7662 §4: introspection is for authenticated clients only.
       expect(body.introspection_endpoint_auth_methods_supported).not.toContain('none');
-      expect(body).not.toHaveProperty('authorization_endpoint');
-      expect(body.response_types_supported).toEqual([]);
+      // OAuth 2.1 / MCP authorization: the code flow with PKCE S256 only, and iss in every response (RFC 9207).
+      expect(body.authorization_endpoint).toBe(`${server.url}/oauth/authorize`);
+      expect(body.device_authorization_endpoint).toBe(`${server.url}/oauth/device/authorize`);
+      expect(body.response_types_supported).toEqual(['code']);
+      expect(body.code_challenge_methods_supported).toEqual(['S256']);
+      expect(body.authorization_response_iss_parameter_supported).toBe(true);
+      // Client ID Metadata Documents are off unless the config enables them.
+      expect(body).not.toHaveProperty('client_id_metadata_document_supported');
     });
 
     it('passes oauth4webapi discovery (RFC 8414 §3: the issuer matches the one asked for)', async () => {

@@ -466,9 +466,14 @@ describe.each<StoreKind>(['memory', 'redis'])('POST /oauth/token (%s store)', (k
   });
 
   describe('malformed requests and client errors', () => {
-    it.each(['password', 'authorization_code', 'client_credentials'])('unsupported_grant_type for grant_type=%s', async (grantType) => {
+    it.each(['password', 'client_credentials'])('unsupported_grant_type for grant_type=%s', async (grantType) => {
       const response = await token({ grant_type: grantType, client_id: 'demo-cli', code: 'x', username: 'u', password: 'p' });
       expect(await expectOAuthError(response, 400, 'unsupported_grant_type')).toContain(grantType);
+    });
+
+    it('unauthorized_client for grant_type=authorization_code from a device-only client (RFC 6749 §5.2)', async () => {
+      const response = await token({ grant_type: 'authorization_code', client_id: 'demo-cli', code: 'x', redirect_uri: 'http://127.0.0.1/cb', code_verifier: 'v'.repeat(43) });
+      expect(await expectOAuthError(response, 400, 'unauthorized_client')).toContain('authorization_code');
     });
 
     it.each([

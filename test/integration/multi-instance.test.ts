@@ -75,7 +75,7 @@ describe('three instances on one Redis', () => {
   /** Runs a devicegate command (the CLI) with the servers' environment; resolves with its exit code and output. */
   function runCli(args: string[], overrides: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin.ts', ...args], {
+      const child = spawn(process.execPath, ['bin/devicegate.mjs', ...args], {
         env: env(overrides),
         stdio: ['ignore', 'pipe', 'pipe'],
       });

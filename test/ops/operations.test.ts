@@ -1,29 +1,14 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Config, DEFAULT_OPERATIONS, loadConfig } from '../../src/config.js';
+import { DEFAULT_OPERATIONS, loadConfig } from '../../src/config.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { freePort } from '../support/redis-server.js';
-import { DEVICE_GRANT, form, testConfigFile, testStores } from '../support/server.js';
+import { DEVICE_GRANT, form, testConfig, testStores } from '../support/server.js';
 import { spawnDevicegate } from './process.js';
 
 async function memoryServer(metricsPort?: number): Promise<RunningServer> {
-  const port = await freePort();
-  const config: Config = {
-    port,
-    host: '127.0.0.1',
-    issuer: `http://127.0.0.1:${port}`,
-    redisUrl: undefined,
-    configPath: '(test)',
-    dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-    logLevel: 'silent',
-    trustProxy: false,
-    operations: { ...DEFAULT_OPERATIONS, metricsPort },
-    file: await testConfigFile(),
-  };
+  const config = await testConfig({ operations: { ...DEFAULT_OPERATIONS, metricsPort } });
   return startServer(config, { stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
 }
 
@@ -60,6 +45,10 @@ describe('/healthz, /readyz and /metrics (issue 10 §6)', () => {
     expect(text).not.toContain('/no/such/path');
     expect(text).toContain('# TYPE devicegate_rate_limit_rejections_total counter');
     expect(text).toContain('# TYPE devicegate_signing_key_age_seconds gauge');
+    // The data-directory key was written at start-up: its age is known, small and not negative.
+    const keyAge = Number(/^devicegate_signing_key_age_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(keyAge).toBeGreaterThanOrEqual(0);
+    expect(keyAge).toBeLessThan(600);
     expect(text).toMatch(/devicegate_ready 1/);
   });
 
@@ -106,19 +95,8 @@ describe('start-up with Redis down', () => {
 describe('connection cap', () => {
   it('MAX_CONNECTIONS sets server.maxConnections', async () => {
     const { createConnection } = await import('node:net');
-    const port = await freePort();
-    const config: Config = {
-      port,
-      host: '127.0.0.1',
-      issuer: `http://127.0.0.1:${port}`,
-      redisUrl: undefined,
-      configPath: '(test)',
-      dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-      logLevel: 'silent',
-      trustProxy: false,
-      operations: { ...DEFAULT_OPERATIONS, maxConnections: 2 },
-      file: await testConfigFile(),
-    };
+    const config = await testConfig({ operations: { ...DEFAULT_OPERATIONS, maxConnections: 2 } });
+    const { port } = config;
     const server = await startServer(config, { stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
     const held = [createConnection(port, '127.0.0.1'), createConnection(port, '127.0.0.1')];
     await Promise.all(held.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));

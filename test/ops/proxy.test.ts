@@ -1,17 +1,12 @@
-import { mkdtempSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { clientIpResolver, parseProxyTrust, type ProxyTrust } from '../../src/http/client-ip.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { Agent } from '../ui/agent.js';
-import { freePort } from '../support/redis-server.js';
-import { form, TEST_USERS, testConfigFile, testStores } from '../support/server.js';
+import { form, TEST_USERS, testConfig, testStores } from '../support/server.js';
 
 function resolver(value: string) {
   const trust = parseProxyTrust(value);
@@ -89,18 +84,7 @@ describe('behind an appending proxy with TRUST_PROXY=1', () => {
   let proxy: { url: string; server: Server };
 
   beforeAll(async () => {
-    const port = await freePort();
-    const config: Config = {
-      port,
-      host: '127.0.0.1',
-      issuer: `http://127.0.0.1:${port}`,
-      redisUrl: undefined,
-      configPath: '(test)',
-      dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-      logLevel: 'silent',
-      trustProxy: { kind: 'hops', hops: 1 } satisfies ProxyTrust,
-      file: await testConfigFile(),
-    };
+    const config = await testConfig({ trustProxy: { kind: 'hops', hops: 1 } satisfies ProxyTrust });
     devicegate = await startServer(config, { stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
     proxy = await appendingProxy(devicegate.url);
   });

@@ -343,5 +343,34 @@ export function tokenRepositoryContract(name: string, open: () => Promise<TokenR
         expect(await repository.isAccessTokenRevoked('jti-other')).toBe(false);
       });
     });
+
+    describe('revokeFamily (RFC 6749 §4.1.2: an authorization code used twice)', () => {
+      it('revokes a stored family: its token no longer rotates nor reads, and the family reads revoked', async () => {
+        const record = refreshRecord(clock.now());
+        await repository.saveRefreshToken(record, clock.now());
+        await repository.revokeFamily(record.familyId, 60_000, clock.now());
+        expect(await repository.isFamilyRevoked(record.familyId, clock.now())).toBe(true);
+        expect(await repository.findRefreshToken(record.tokenHash, clock.now())).toBeNull();
+        expect((await rotate(record.tokenHash)).kind).toBe('invalid');
+        // Idempotent.
+        await repository.revokeFamily(record.familyId, 60_000, clock.now());
+        expect(await repository.isFamilyRevoked(record.familyId, clock.now())).toBe(true);
+      });
+
+      it('a family not stored yet gets a revoked marker: a racing first redemption cannot store it afterwards', async () => {
+        const record = refreshRecord(clock.now());
+        await repository.revokeFamily(record.familyId, 60_000, clock.now());
+        expect(await repository.isFamilyRevoked(record.familyId, clock.now())).toBe(true);
+        await expect(repository.saveRefreshToken(record, clock.now())).rejects.toThrow(RefreshTokenConflictError);
+      });
+
+      it('leaves other families alone', async () => {
+        const kept = refreshRecord(clock.now());
+        await repository.saveRefreshToken(kept, clock.now());
+        await repository.revokeFamily(randomUUID(), 60_000, clock.now());
+        expect(await repository.isFamilyRevoked(kept.familyId, clock.now())).toBe(false);
+        expect((await rotate(kept.tokenHash)).kind).toBe('rotated');
+      });
+    });
   });
 }

@@ -21,6 +21,11 @@ export const ALL_ROUTES: readonly { method: string; path: string }[] = [
   { method: 'GET', path: '/device/confirm' },
   { method: 'POST', path: '/device/confirm' },
   { method: 'POST', path: '/device/sign-out' },
+  { method: 'GET', path: '/oauth/authorize' },
+  { method: 'POST', path: '/oauth/authorize' },
+  { method: 'GET', path: '/device/authorize' },
+  { method: 'GET', path: '/device/authorize/confirm' },
+  { method: 'POST', path: '/device/authorize/confirm' },
 ];
 
 export interface FuzzRequest {
@@ -33,6 +38,7 @@ export interface FuzzRequest {
 const PARAMETER_NAMES = [
   'grant_type', 'client_id', 'client_secret', 'device_code', 'scope', 'resource', 'refresh_token', 'token',
   'token_type_hint', 'user_code', 'username', 'password', 'csrf', 'decision', 'code', 'redirect_uri',
+  'response_type', 'code_challenge', 'code_challenge_method', 'code_verifier', 'state',
 ];
 
 /** Strings an attacker would try: unicode, control characters, huge, percent-escapes, injections, real-looking values. */
@@ -44,6 +50,8 @@ const nastyString = fc.oneof(
     DEVICE_GRANT, 'refresh_token', 'authorization_code', 'client_credentials', 'demo-cli', 'basic-service', 'post-service',
     'openid', 'openid openid', 'https://mcp.example.com/', 'BCDF-GHJK', 'bcdfghjk', 'approve', 'deny', '[]', '{}',
     '__proto__', 'constructor', 'a'.repeat(5_000), '💥'.repeat(100), '\uD800',
+    'code', 'S256', 'plain', 'browser-app', 'http://127.0.0.1/callback', 'http://127.0.0.1:1/callback', 'https://10.0.0.1/c.json',
+    'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
   ),
 );
 
@@ -92,7 +100,7 @@ export function fuzzRequestFor(route: { method: string; path: string }): fc.Arbi
   return fc
     .record({
       method: fc.oneof({ weight: 4, arbitrary: fc.constant(route.method) }, fc.constantFrom('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH')),
-      suffix: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, fc.constantFrom('/', '//', '?', '?a=%', '?user_code=%E0%A4', '/..', '%2F', '?x=' + 'y'.repeat(3_000)), printableHeaderValue.map((q) => `?${percentEncode(q)}`)),
+      suffix: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, fc.constantFrom('/', '//', '?', '?a=%', '?user_code=%E0%A4', '/..', '%2F', '?x=' + 'y'.repeat(3_000)), printableHeaderValue.map((q) => `?${percentEncode(q)}`), formBody.map((q) => `?${q}`)),
       body: rawBody,
       contentType,
       authorization,

@@ -105,15 +105,13 @@ export async function startRealTimeTestServer(kind: StoreKind, redis?: TestRedis
   return startTestServer(kind, redis, systemClock as ManualClock);
 }
 
-/** A real HTTP server on a free port with the test clients, on the memory store or a private Redis. */
-export async function startTestServer(
-  kind: StoreKind,
-  redis?: TestRedis,
-  clock = new ManualClock(Date.now()),
-  file?: ConfigFile,
-): Promise<TestServer> {
-  const port = await freePort();
-  const config: Config = {
+/**
+ * The run-time config of a test server: a free port on 127.0.0.1, the issuer on it, a fresh data
+ * directory, silent logs, no proxy, the test clients; `overrides` replaces any of it.
+ */
+export async function testConfig(overrides: Partial<Config> = {}): Promise<Config> {
+  const port = overrides.port ?? (await freePort());
+  return {
     port,
     host: '127.0.0.1',
     issuer: `http://127.0.0.1:${port}`,
@@ -122,8 +120,19 @@ export async function startTestServer(
     dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
     logLevel: 'silent',
     trustProxy: false,
-    file: file ?? (await testConfigFile()),
+    ...overrides,
+    file: overrides.file ?? (await testConfigFile()),
   };
+}
+
+/** A real HTTP server on a free port with the test clients, on the memory store or a private Redis. */
+export async function startTestServer(
+  kind: StoreKind,
+  redis?: TestRedis,
+  clock = new ManualClock(Date.now()),
+  file?: ConfigFile,
+): Promise<TestServer> {
+  const config = await testConfig({ file: file ?? (await testConfigFile()) });
   const server = await startServer(config, { clock, stores: await testStores(kind, clock, redis), logger: pino({ level: 'silent' }) });
   return { ...server, clock };
 }

@@ -99,6 +99,12 @@ export class MemoryTokenRepository implements TokenRepository {
     this.revokedJtis.set(jti, Math.max(expiresAt, this.revokedJtis.get(jti) ?? 0));
   }
 
+  async revokeFamily(familyId: string, markerTtlMs: number, now: number): Promise<void> {
+    const family = this.liveFamily(familyId, now);
+    if (family) family.revoked = true;
+    else this.families.set(familyId, { revoked: true, evictAt: now + markerTtlMs });
+  }
+
   async isFamilyRevoked(familyId: string, now: number): Promise<boolean> {
     return this.liveFamily(familyId, now)?.revoked === true;
   }

@@ -170,6 +170,13 @@ export class RedisTokenRepository implements TokenRepository {
     await this.call(() => this.redis.set(this.keys.revokedJti(jti), '1', 'PX', expiresAt - now));
   }
 
+  async revokeFamily(familyId: string, markerTtlMs: number): Promise<void> {
+    const key = this.keys.refreshFamily(familyId);
+    // A stored family keeps its lifetime (that of its newest token); a missing one gets a marker.
+    const updated = await this.call(() => this.redis.set(key, 'revoked', 'KEEPTTL', 'XX'));
+    if (updated !== 'OK') await this.call(() => this.redis.set(key, 'revoked', 'PX', Math.max(1, markerTtlMs), 'NX'));
+  }
+
   async isFamilyRevoked(familyId: string): Promise<boolean> {
     return (await this.call(() => this.redis.get(this.keys.refreshFamily(familyId)))) === 'revoked';
   }

@@ -1,0 +1,33 @@
+/**
+ * A devicegate server in a child process started with NODE_EXTRA_CA_CERTS (Node reads it only at
+ * start-up), so that its Client ID Metadata Document fetches trust the test CA like an operator's
+ * would. Prints one JSON line `{ "url": … }` when listening; SIGTERM closes it.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { type Config, parseConfigFile } from '../../src/config.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { startServer } from '../../src/server.js';
+import { freePort } from '../support/redis-server.js';
+import { testStores } from '../support/server.js';
+
+const { file } = JSON.parse(process.argv[2]!) as { file: unknown };
+const port = await freePort();
+const config: Config = {
+  port,
+  host: '127.0.0.1',
+  issuer: `http://127.0.0.1:${port}`,
+  redisUrl: undefined,
+  configPath: '(test)',
+  dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
+  logLevel: 'silent',
+  trustProxy: false,
+  file: parseConfigFile(JSON.stringify(file)),
+};
+const server = await startServer(config, { clock: systemClock, stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
+process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+process.on('SIGTERM', () => {
+  void server.close().then(() => process.exit(0));
+});
