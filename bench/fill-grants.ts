@@ -6,7 +6,7 @@ import { type DeviceGrant, retentionMs } from '../src/domain/device-grant.js';
 import { grantToHashFields } from '../src/store/redis/grant-hash.js';
 import { keyBuilder } from '../src/store/redis/key-names.js';
 import { LuaScript } from '../src/store/redis/lua-script.js';
-import { splitTokenHash } from '../src/tokens/opaque.js';
+import { splitTokenHash } from '../src/domain/opaque-token.js';
 
 const createGrant = new LuaScript('create-grant', 2);
 const keys = keyBuilder('devicegate:');

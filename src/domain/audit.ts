@@ -1,4 +1,4 @@
-import { splitTokenHash } from '../tokens/opaque.js';
+import { splitTokenHash } from './opaque-token.js';
 /**
  * Every transition of a grant, for the operator's audit trail (one JSON line each, from the pino
  * child logger `audit`). Never a code, token or secret: only who, which client, from where, which

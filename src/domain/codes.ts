@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { generateOpaqueToken, hashOpaqueToken } from '../tokens/opaque.js';
+import { generateOpaqueToken, hashOpaqueToken } from './opaque-token.js';
 import { pooledRandomBytes } from './random.js';
 
 /**

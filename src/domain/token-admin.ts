@@ -2,7 +2,7 @@ import type { ClientConfig } from '../config.js';
 import type { IntrospectionResponse } from '../contracts/introspection.js';
 import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer, AccessTokenPayload } from '../tokens/access-token.js';
-import { hashOpaqueToken } from '../tokens/opaque.js';
+import { hashOpaqueToken } from './opaque-token.js';
 import type { AuditSink } from './audit.js';
 import type { Clock } from './clock.js';
 import { InvalidClientError } from './errors.js';

@@ -13,7 +13,7 @@ import type { TokenRequest, TokenResponse } from '../contracts/token.js';
 import type { DeviceGrantRepository } from './grant-repository.js';
 import type { TokenRepository } from './token-repository.js';
 import type { AccessTokenIssuer } from '../tokens/access-token.js';
-import { generateOpaqueToken, hashOpaqueToken, routingTagOf } from '../tokens/opaque.js';
+import { generateOpaqueToken, hashOpaqueToken, routingTagOf } from './opaque-token.js';
 import { type AuditSink, grantReference } from './audit.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';

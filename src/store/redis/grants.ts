@@ -10,7 +10,7 @@ import {
 import { grantFromHashFields, grantToHashFields, pairsToRecord } from './grant-hash.js';
 import { type KeyBuilder, keyBuilder } from './key-names.js';
 import { userCodeRoutingTag } from '../../domain/codes.js';
-import { splitTokenHash } from '../../tokens/opaque.js';
+import { splitTokenHash } from '../../domain/opaque-token.js';
 import { callRedis, connectRedis, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';

@@ -1,5 +1,5 @@
 import { userCodeRoutingTag } from '../../domain/codes.js';
-import { splitTokenHash } from '../../tokens/opaque.js';
+import { splitTokenHash } from '../../domain/opaque-token.js';
 
 /**
  * The only place Redis key names are built (README, "Redis keys"). The same names serve a standalone

@@ -1,5 +1,5 @@
 import { Cluster, type RedisOptions } from 'ioredis';
-import { routingTagOf } from '../../tokens/opaque.js';
+import { routingTagOf } from '../../domain/opaque-token.js';
 import { pairsToRecord } from './grant-hash.js';
 import { type TokenKeyBuilder, tokenKeyBuilder } from './key-names.js';
 import { LuaScript } from './lua-script.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateOpaqueToken, hashOpaqueToken } from '../../src/tokens/opaque.js';
+import { generateOpaqueToken, hashOpaqueToken } from '../../src/domain/opaque-token.js';
 
 describe('opaque tokens', () => {
   it('are 256 random bits as 43 base64url characters, never repeated', () => {

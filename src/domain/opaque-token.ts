@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { pooledRandomBytes } from '../domain/random.js';
+import { pooledRandomBytes } from './random.js';
 
 /**
  * An opaque bearer token (refresh tokens, device codes): 32 random bytes, base64url (43 characters),
