@@ -88,6 +88,18 @@ export interface ConfirmationDetails {
   readonly requesterUserAgent: string | null;
 }
 
+/** The rows both confirmation pages share: the scopes in words and the resources (audiences). */
+function whatAndFor(details: { readonly scopes: ConfirmationDetails['scopes']; readonly resources: readonly string[] }): Html {
+  return html`<dt>It asks to</dt><dd>${
+    details.scopes.length
+      ? html`<ul class="scopes">${details.scopes.map(
+          ({ scope, description }) => html`<li>${description ?? scope}${description ? html` <span class="muted">(<code>${scope}</code>)</span>` : ''}</li>`,
+        )}</ul>`
+      : 'Basic access (no scopes)'
+  }</dd>
+<dt>For</dt><dd>${details.resources.length ? details.resources.map((r, i) => html`${i ? html`<br>` : ''}<code>${r}</code>`) : 'This server'}</dd>`;
+}
+
 /** RFC 8628 §5.4 (remote phishing): everything the person needs to recognise their own request. */
 export function confirmationPage(frame: PageFrame, details: ConfirmationDetails): Html {
   return layout(
@@ -97,14 +109,7 @@ export function confirmationPage(frame: PageFrame, details: ConfirmationDetails)
 <div class="code-display" aria-label="Code">${details.userCode}</div>
 <dl>
 <dt>Application</dt><dd>${details.clientName} <span class="muted">(<code>${details.clientId}</code>)</span></dd>
-<dt>It asks to</dt><dd>${
-      details.scopes.length
-        ? html`<ul class="scopes">${details.scopes.map(
-            ({ scope, description }) => html`<li>${description ?? scope}${description ? html` <span class="muted">(<code>${scope}</code>)</span>` : ''}</li>`,
-          )}</ul>`
-        : 'Basic access (no scopes)'
-    }</dd>
-<dt>For</dt><dd>${details.resources.length ? details.resources.map((r, i) => html`${i ? html`<br>` : ''}<code>${r}</code>`) : 'This server'}</dd>
+${whatAndFor(details)}
 <dt>Requested</dt><dd>${details.requestedAgo} <span class="muted">(${details.requestedAt})</span></dd>
 <dt>From</dt><dd>${details.requesterIp ?? 'unknown address'}${details.requesterUserAgent ? html`<br><span class="muted">${details.requesterUserAgent}</span>` : ''}</dd>
 </dl>
@@ -181,14 +186,7 @@ ${details.documentHost ? html`<div class="code-display" aria-label="Requested by
 <dt>Application</dt><dd>${details.clientName} <span class="muted">(<code>${details.clientId}</code>)</span>${
       details.documentHost ? html`<br><strong>Identified by ${details.documentHost}</strong> <span class="muted">(the name above is the application's own claim)</span>` : ''
     }</dd>
-<dt>It asks to</dt><dd>${
-      details.scopes.length
-        ? html`<ul class="scopes">${details.scopes.map(
-            ({ scope, description }) => html`<li>${description ?? scope}${description ? html` <span class="muted">(<code>${scope}</code>)</span>` : ''}</li>`,
-          )}</ul>`
-        : 'Basic access (no scopes)'
-    }</dd>
-<dt>For</dt><dd>${details.resources.length ? details.resources.map((r, i) => html`${i ? html`<br>` : ''}<code>${r}</code>`) : 'This server'}</dd>
+${whatAndFor(details)}
 <dt>Then returns to</dt><dd><code>${details.redirectTarget}</code></dd>
 </dl>
 <div class="warning" role="note"><strong>Only continue if you started this yourself</strong>, just now, in an application you trust. If someone sent you this link, choose Deny.</div>

@@ -3,29 +3,14 @@
  * start-up), so that its Client ID Metadata Document fetches trust the test CA like an operator's
  * would. Prints one JSON line `{ "url": … }` when listening; SIGTERM closes it.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { type Config, parseConfigFile } from '../../src/config.js';
+import { parseConfigFile } from '../../src/config.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { startServer } from '../../src/server.js';
-import { freePort } from '../support/redis-server.js';
-import { testStores } from '../support/server.js';
+import { testConfig, testStores } from '../support/server.js';
 
 const { file } = JSON.parse(process.argv[2]!) as { file: unknown };
-const port = await freePort();
-const config: Config = {
-  port,
-  host: '127.0.0.1',
-  issuer: `http://127.0.0.1:${port}`,
-  redisUrl: undefined,
-  configPath: '(test)',
-  dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-  logLevel: 'silent',
-  trustProxy: false,
-  file: parseConfigFile(JSON.stringify(file)),
-};
+const config = await testConfig({ file: parseConfigFile(JSON.stringify(file)) });
 const server = await startServer(config, { clock: systemClock, stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 process.on('SIGTERM', () => {

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -11,12 +8,12 @@ import { decodeJwt } from 'jose';
 import type { Browser } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Config, parseConfigFile } from '../../src/config.js';
+import { parseConfigFile } from '../../src/config.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { launchChromium } from '../support/browser.js';
 import { freePort } from '../support/redis-server.js';
-import { TEST_USERS, testConfigFile, testStores } from '../support/server.js';
+import { TEST_USERS, testConfig, testConfigFile, testStores } from '../support/server.js';
 import { type ProtectedMcpServer, startProtectedMcpServer } from '../resource-server/mcp-server.js';
 
 /**
@@ -145,17 +142,7 @@ describe('the MCP TypeScript SDK client, authorization code + PKCE through a rea
         ],
       }),
     );
-    const config: Config = {
-      port: issuerPort,
-      host: '127.0.0.1',
-      issuer: `http://127.0.0.1:${issuerPort}`,
-      redisUrl: undefined,
-      configPath: '(test)',
-      dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-      logLevel: 'silent',
-      trustProxy: false,
-      file,
-    };
+    const config = await testConfig({ port: issuerPort, file });
     devicegate = await startServer(config, { clock: systemClock, stores: await testStores('memory', systemClock), logger: pino({ level: 'silent' }) });
     mcp = await startProtectedMcpServer({ issuer: devicegate.url, port: mcpPort });
     otherMcp = await startProtectedMcpServer({ issuer: devicegate.url, port: otherPort });

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Config, parseConfigFile } from '../../src/config.js';
+import { parseConfigFile } from '../../src/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { s256Challenge } from '../../src/domain/pkce.js';
 import { type RunningServer, type Stores, startServer } from '../../src/server.js';
@@ -12,8 +9,8 @@ import { connectRedis } from '../../src/store/redis/connection.js';
 import { RedisDeviceGrantRepository } from '../../src/store/redis/grants.js';
 import { keyBuilder, tokenKeyBuilder } from '../../src/store/redis/key-names.js';
 import { RedisTokenRepository } from '../../src/store/redis/tokens.js';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server.js';
-import { form, TEST_USERS, testConfigFile } from '../support/server.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+import { form, TEST_USERS, testConfig, testConfigFile } from '../support/server.js';
 import { Agent } from '../ui/agent.js';
 
 /**
@@ -48,18 +45,7 @@ describe('authorization codes across two instances on one Redis', () => {
         ],
       }),
     );
-    const port = await freePort();
-    const config: Config = {
-      port,
-      host: '127.0.0.1',
-      issuer: `http://127.0.0.1:${port}`,
-      redisUrl: undefined,
-      configPath: '(test)',
-      dataDir: mkdtempSync(join(tmpdir(), 'devicegate-data-')),
-      logLevel: 'silent',
-      trustProxy: false,
-      file,
-    };
+    const config = await testConfig({ file });
     return startServer(config, { clock, stores, logger: pino({ level: 'silent' }) });
   }
 
