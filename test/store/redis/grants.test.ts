@@ -233,6 +233,17 @@ describe('redis repository: device authorization flood limit in the grant-creati
     await repository.close();
   });
 
+  it('gives a refusing counter without expiry the window, so it cannot refuse forever', async () => {
+    const { repository, clientCounter } = await repositoryWithKeys();
+    await inspector.set(clientCounter, '5'); // no TTL: written by something else than the limit
+    const now = Date.now();
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ perClient: 2 }))).toEqual({ retryAfterMs: WINDOW_MS });
+    const ttl = await inspector.pttl(clientCounter);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
+    await repository.close();
+  });
+
   it('a new window starts once the last one has expired', async () => {
     const { repository, clientCounter } = await repositoryWithKeys();
     const now = Date.now();

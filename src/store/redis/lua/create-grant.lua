@@ -20,19 +20,16 @@ if counters > 0 then
     local key = KEYS[2 + i]
     -- Fixed window: the first hit starts it.
     local count = redis.call('INCR', key)
-    local remaining
     if count == 1 then
       redis.call('PEXPIRE', key, window)
-      remaining = window
-    else
-      remaining = redis.call('PTTL', key)
+    end
+    if count > tonumber(ARGV[3 + i]) then
+      local remaining = redis.call('PTTL', key)
       if remaining < 0 then
-        -- A counter without expiry would refuse forever: give it the window.
+        -- A counter without expiry (not written by this script nor rate-limiter-flexible) would refuse forever.
         redis.call('PEXPIRE', key, window)
         remaining = window
       end
-    end
-    if count > tonumber(ARGV[3 + i]) then
       if remaining > refusedFor then
         refusedFor = remaining
       end
