@@ -51,6 +51,7 @@ export async function fillPendingGrants(redis: Redis, size: number, pollCodes: n
         keys.userCodeIndex(userCode), keys.grant(grant.deviceCodeHash),
         retentionMs(grant, now),
         tag === userCodeRoutingTag(userCode) ? digest : grant.deviceCodeHash,
+        0, // no flood-limit counters
         ...grantToHashFields(grant),
       );
       if (i % step === 0 && polled.length < pollCodes) polled.push(deviceCode);

@@ -14,6 +14,7 @@ import { RedisMonitor } from './store/redis/monitor.js';
 import { ensurePrivateFile } from './data-dir.js';
 import { UserDirectory } from './domain/users.js';
 import { FailedAttemptLimiter } from './ui/limiter.js';
+import { DEVICE_AUTHORIZATION_LIMITER } from './domain/grant-repository.js';
 import { SessionCookies } from './ui/session.js';
 import { verificationRoutes } from './ui/verification.js';
 import { ClientRegistry } from './domain/clients.js';
@@ -161,7 +162,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
       { resources: config.file.resources, metadataDocuments: metadataDocumentSupport(config, logger) },
     ),
-    deviceAuthorizationLimiter: new FailedAttemptLimiter('device_authorization', limitPolicy(rateLimits.device_authorization), stores),
+    deviceAuthorizationLimiter: new FailedAttemptLimiter(DEVICE_AUTHORIZATION_LIMITER, limitPolicy(rateLimits.device_authorization), stores),
+    deviceAuthorizationFloodLimit: {
+      perIp: rateLimits.device_authorization.per_ip,
+      perClient: rateLimits.device_authorization.per_client,
+      windowSeconds: rateLimits.device_authorization.window,
+    },
     audit,
     deviceAuthorization: { store: stores.grants, clock, issuer: config.issuer, defaultPolicy: config.file.device_code },
     tokenGrants: {

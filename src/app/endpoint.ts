@@ -1,5 +1,8 @@
 import type { z } from 'zod';
 import { RateLimitedError } from '../domain/errors.js';
+import { DEVICE_AUTHORIZATION_LIMITER, type GrantFloodLimit } from '../domain/grant-repository.js';
+import { ipBucket } from '../domain/ip-bucket.js';
+import { limiterRejections } from '../metrics.js';
 import type { RequestContext } from './services.js';
 
 type OpenApiMeta = {
@@ -58,17 +61,34 @@ function lockout(ctx: RequestContext, error: RateLimitedError, clientId: string 
  * Each device authorization creates a grant in the store: bounded per client IP and per client so a
  * flood cannot fill Redis (README, "Deploying it": the bound). Counted after authentication, so
  * unknown clients never get a limiter key; failed authentications have their own limit.
+ *
+ * The one place that picks how it is counted: a grant store that can count the limit in the step that
+ * creates the grant (createWithFloodLimit: a standalone Redis, one round trip) gets the limit to count,
+ * returned here for authorizeDevice; otherwise (memory store, Redis Cluster) the limiter counts now.
+ * Either way a refusal is 429 `slow_down` with Retry-After, the limiter-rejection metric and a
+ * `lockout` audit line (src/ui/limiter.ts counts the metric on its path; rejectedDeviceAuthorization here).
  */
-export async function limitDeviceAuthorizations(ctx: RequestContext, clientId: string): Promise<void> {
-  const limiter = ctx.services.deviceAuthorizationLimiter;
-  if (!limiter) return;
-  const attempt = await limiter.attempt(ctx.requester.ip ?? 'unknown', clientId);
-  if (attempt.allowed) return;
+export async function limitDeviceAuthorizations(ctx: RequestContext, clientId: string): Promise<GrantFloodLimit | undefined> {
+  const { deviceAuthorizationLimiter: limiter, deviceAuthorizationFloodLimit: policy, deviceAuthorization } = ctx.services;
+  const ip = ctx.requester.ip ?? 'unknown';
+  if (policy && deviceAuthorization.store.createWithFloodLimit) {
+    return { ipBucket: ipBucket(ip), clientId, perIp: policy.perIp, perClient: policy.perClient, windowMs: policy.windowSeconds * 1000 };
+  }
+  if (!limiter) return undefined;
+  const attempt = await limiter.attempt(ip, clientId);
+  if (attempt.allowed) return undefined;
   const error = new RateLimitedError(
     `too many device authorization requests; retry after ${attempt.retryAfterSeconds} seconds`,
     attempt.retryAfterSeconds,
-    'device_authorization',
+    DEVICE_AUTHORIZATION_LIMITER,
   );
   lockout(ctx, error, clientId);
   throw error;
+}
+
+/** The grant store refused a device authorization over the flood limit (authorizeDevice threw): metric and audit, as the limiter's path. */
+export function rejectedDeviceAuthorization(ctx: RequestContext, clientId: string, error: unknown): void {
+  if (!(error instanceof RateLimitedError) || error.limiter !== DEVICE_AUTHORIZATION_LIMITER) return;
+  limiterRejections.inc({ limiter: DEVICE_AUTHORIZATION_LIMITER });
+  lockout(ctx, error, clientId);
 }

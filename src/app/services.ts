@@ -16,6 +16,12 @@ export interface Services {
   readonly jwks: JsonWebKeySet;
   /** Device authorization requests per client IP and per client (each creates a grant): absent, unlimited. */
   readonly deviceAuthorizationLimiter?: FailedAuthenticationLimiter;
+  /**
+   * The same limit's numbers (config `rate_limits.device_authorization`), for a grant store that counts
+   * it in the step that creates the grant (DeviceGrantRepository.createWithFloodLimit); absent, the
+   * limiter alone counts.
+   */
+  readonly deviceAuthorizationFloodLimit?: { readonly perIp: number; readonly perClient: number; readonly windowSeconds: number };
   /** The audit trail (one line per grant transition); absent in unit tests. */
   readonly audit?: AuditTrail;
 }

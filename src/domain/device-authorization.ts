@@ -1,10 +1,11 @@
 import { type ClientConfig, type ConfigFile, DEVICE_CODE_GRANT_TYPE } from '../config.js';
 import type { DeviceAuthorizationResponse } from '../contracts/device-authorization.js';
-import type { DeviceGrantRepository } from './grant-repository.js';
+import { DEVICE_AUTHORIZATION_LIMITER, type DeviceGrantRepository, type GrantFloodLimit } from './grant-repository.js';
+import type { DeviceGrant } from './device-grant.js';
 import { assertGrantAllowed } from './clients.js';
 import type { Clock } from './clock.js';
 import { formatUserCode, generateDeviceCode, generateUserCode, hashDeviceCode } from './codes.js';
-import { InvalidScopeError, InvalidTargetError, TemporarilyUnavailableError } from './errors.js';
+import { InvalidScopeError, InvalidTargetError, RateLimitedError, TemporarilyUnavailableError } from './errors.js';
 
 /** How often a new user code is drawn when it collides with a live grant's (31^8 codes: rare). */
 const USER_CODE_ATTEMPTS = 5;
@@ -22,6 +23,8 @@ export interface DeviceAuthorizationInput {
   readonly scope?: string | undefined;
   readonly resource?: readonly string[] | undefined;
   readonly requester: { readonly ip: string | null; readonly userAgent: string | null };
+  /** Count this flood limit in the step that stores the grant (the store offers createWithFloodLimit; src/app/endpoint.ts decides). */
+  readonly floodLimit?: GrantFloodLimit | undefined;
 }
 
 /** RFC 8628 §3.1–3.2: checks the request against the client's registration and issues a code pair. */
@@ -42,24 +45,22 @@ export async function authorizeDevice(
     const userCode = nextUserCode();
     // Generated per user code: it carries the user code's routing tag (Redis Cluster slot).
     const deviceCode = generateDeviceCode(userCode);
-    const stored = await deps.store.create(
-      {
-        deviceCodeHash: hashDeviceCode(deviceCode),
-        userCode,
-        clientId: client.client_id,
-        scope,
-        resource,
-        status: 'pending',
-        interval,
-        createdAt: now,
-        expiresAt: now + expires_in * 1000,
-        lastPolledAt: null,
-        subject: null,
-        decidedAt: null,
-        requester: input.requester,
-      },
-      now,
-    );
+    const grant: DeviceGrant = {
+      deviceCodeHash: hashDeviceCode(deviceCode),
+      userCode,
+      clientId: client.client_id,
+      scope,
+      resource,
+      status: 'pending',
+      interval,
+      createdAt: now,
+      expiresAt: now + expires_in * 1000,
+      lastPolledAt: null,
+      subject: null,
+      decidedAt: null,
+      requester: input.requester,
+    };
+    const stored = await storeWithinFloodLimit(deps.store, grant, now, input.floodLimit);
     if (stored) {
       const displayed = formatUserCode(userCode);
       return {
@@ -73,6 +74,25 @@ export async function authorizeDevice(
     }
   }
   throw new TemporarilyUnavailableError('could not allocate a unique user code; retry');
+}
+
+/** Stores the grant, counting the flood limit in the same step when asked to; over the limit: 429 `slow_down`. */
+async function storeWithinFloodLimit(
+  store: DeviceGrantRepository,
+  grant: DeviceGrant,
+  now: number,
+  limit: GrantFloodLimit | undefined,
+): Promise<boolean> {
+  if (!limit || !store.createWithFloodLimit) return store.create(grant, now);
+  const outcome = await store.createWithFloodLimit(grant, now, limit);
+  if (typeof outcome === 'boolean') return outcome;
+  // As the limiter's path (src/ui/limiter.ts): whole seconds, at least 1 (RFC 9110 §10.2.3 Retry-After).
+  const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+  throw new RateLimitedError(
+    `too many device authorization requests; retry after ${retryAfterSeconds} seconds`,
+    retryAfterSeconds,
+    DEVICE_AUTHORIZATION_LIMITER,
+  );
 }
 
 /**

@@ -1,8 +1,10 @@
-import { isIPv6 } from 'node:net';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { limiterKeyPrefix } from '../store/redis/key-names.js';
 import { callRedis, type RedisClient } from '../store/redis/connection.js';
 import { limiterRejections } from '../metrics.js';
+import { ipBucket } from '../domain/ip-bucket.js';
+
+export { ipBucket };
 
 export interface AttemptPolicy {
   readonly per_ip: number;
@@ -77,18 +79,4 @@ async function take(limiter: RateLimiterAbstract, key: string): Promise<{ taken:
     if (!(error instanceof RateLimiterRes)) throw error;
     return { taken: false, msBeforeNext: error.msBeforeNext };
   }
-}
-
-/** The key an address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's prefix). */
-export function ipBucket(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail = ''] = ip.toLowerCase().split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = ip.includes('::')
-    ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
-    : headGroups;
-  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }

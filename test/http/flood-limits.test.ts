@@ -1,7 +1,13 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/domain/clock.js';
+import { limiterRejections } from '../../src/metrics.js';
+import { type RunningServer, startServer } from '../../src/server.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { expectOAuthError } from '../support/oauth.js';
-import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer, testConfigFile, type TestServer } from '../support/server.js';
+import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer, testConfig, testConfigFile, type TestServer, testStores } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -123,6 +129,111 @@ describe.each(['memory', 'redis'] as StoreKind[])('flood limits on the %s store'
       const keys = await connection.keys('*limit:client_auth:account:ghost*');
       await connection.quit();
       expect(keys).toEqual([]);
+    }
+  });
+});
+
+/**
+ * The device authorization limit's refusal looks the same whichever path counts it (the limiter on the
+ * memory store and on a Redis Cluster, create-grant.lua on a standalone Redis): 429, Retry-After, the
+ * limiter-rejection metric and a `lockout` audit line; and on a standalone Redis a device authorization
+ * is one EVALSHA, limit included.
+ */
+describe.each(['memory', 'redis'] as StoreKind[])('device authorization refused over the limit on the %s store', (kind) => {
+  let redis: TestRedis | undefined;
+  let server: RunningServer;
+  const lines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startTestRedis();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const file = await testConfigFile({
+      rate_limits: {
+        device_authorization: { per_ip: 1_000, per_client: 3, window: 60 },
+        failed_client_authentication: { per_ip: 1_000, per_client: 1_000, window: 60 },
+      },
+    });
+    const clock = new ManualClock(Date.now());
+    server = await startServer(await testConfig({ logLevel: 'info', file }), {
+      clock,
+      stores: await testStores(kind, clock, redis),
+      logger: pino({ level: 'info' }, sink),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.close();
+  });
+
+  const authorize = () =>
+    fetch(`${server.url}/oauth/device/authorize`, { method: 'POST', headers: { 'content-type': FORM }, body: form({ client_id: 'demo-cli' }) });
+  const rejections = async () =>
+    (await limiterRejections.get()).values.find((value) => value.labels.limiter === 'device_authorization')?.value ?? 0;
+
+  it('answers 429 slow_down with Retry-After, counts the rejection and audits the lockout', async () => {
+    for (let i = 0; i < 3; i++) expect((await authorize()).status).toBe(200);
+    const before = await rejections();
+    const response = await authorize();
+    const retryAfter = Number(response.headers.get('retry-after'));
+    await expectOAuthError(response, 429, 'slow_down');
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await rejections()).toBe(before + 1);
+    expect(lines.filter((line) => line.name === 'audit' && line.event === 'lockout').at(-1)).toMatchObject({
+      limiter: 'device_authorization',
+      client_id: 'demo-cli',
+      retry_after: retryAfter,
+    });
+  });
+});
+
+describe('device authorization on a standalone Redis', () => {
+  let redis: TestRedis;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    server = await startTestServer('redis', redis, undefined, await testConfigFile({
+      rate_limits: {
+        device_authorization: { per_ip: 1_000, per_client: 2, window: 60 },
+        failed_client_authentication: { per_ip: 1_000, per_client: 1_000, window: 60 },
+      },
+    }));
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.close();
+  });
+
+  it('is one EVALSHA per request, limit included; over the limit still 429 with Retry-After', async () => {
+    const inspector = new Redis(redis.url);
+    const authorize = () =>
+      fetch(`${server.url}/oauth/device/authorize`, { method: 'POST', headers: { 'content-type': FORM }, body: form({ client_id: 'fast-cli' }) });
+    try {
+      await inspector.config('RESETSTAT');
+      expect((await authorize()).status).toBe(200);
+      const stats = await inspector.info('commandstats');
+      const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      // The script may be loaded by this first call (EVALSHA → NOSCRIPT → EVAL): one EVALSHA either way.
+      expect(calls('evalsha')).toBe(1);
+      expect(calls('incr')).toBe(2); // both windows, inside the script
+      expect(calls('incrby')).toBe(0); // rate-limiter-flexible's script did not run
+      await inspector.config('RESETSTAT');
+      expect((await authorize()).status).toBe(200);
+      const refused = await authorize();
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      await expectOAuthError(refused, 429, 'slow_down');
+      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
+      const after = await inspector.info('commandstats');
+      expect(/cmdstat_evalsha:calls=(\d+)/.exec(after)?.[1]).toBe('2');
+      expect(after).not.toMatch(/cmdstat_eval:/);
+    } finally {
+      inspector.disconnect();
     }
   });
 });

@@ -6,7 +6,7 @@ import {
 import { grantReference } from '../../domain/audit.js';
 import { hashDeviceCode } from '../../domain/codes.js';
 import { authorizeDevice } from '../../domain/device-authorization.js';
-import { authenticatedClient, endpoint, limitDeviceAuthorizations } from '../endpoint.js';
+import { authenticatedClient, endpoint, limitDeviceAuthorizations, rejectedDeviceAuthorization } from '../endpoint.js';
 
 /** RFC 8628 §3.1–3.2. */
 export const deviceAuthorization = endpoint({
@@ -25,11 +25,15 @@ export const deviceAuthorization = endpoint({
   oauthErrors: deviceAuthorizationErrors,
   run: async (ctx, input) => {
     const client = await authenticatedClient(ctx, input);
-    await limitDeviceAuthorizations(ctx, client.client_id);
+    const floodLimit = await limitDeviceAuthorizations(ctx, client.client_id);
     const response = await authorizeDevice(ctx.services.deviceAuthorization, client, {
       scope: input.scope,
       resource: input.resource,
       requester: ctx.requester,
+      floodLimit,
+    }).catch((error: unknown) => {
+      rejectedDeviceAuthorization(ctx, client.client_id, error);
+      throw error;
     });
     ctx.audit?.('issued', {
       client_id: client.client_id,

@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
 import {
   type Decision,
   type DecisionOutcome,
@@ -14,21 +14,32 @@ import { splitTokenHash } from '../../domain/opaque-token.js';
 import { callRedis, connectRedis, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
-import type { DeviceGrantRepository } from '../../domain/grant-repository.js';
+import type { DeviceGrantRepository, GrantFloodLimit } from '../../domain/grant-repository.js';
 
 /** The device grant's scripts (lua/ beside this file; each file's header states its KEYS and ARGV). */
 const scripts = {
   createGrant: new LuaScript('create-grant', 2),
+  /** The same script with the two flood-limit counters (per client IP bucket, per client) as KEYS[3..4]. */
+  createGrantWithinFloodLimit: new LuaScript('create-grant', 4),
   pollGrant: new LuaScript('poll-grant', 1),
   decideGrant: new LuaScript('decide-grant', 1),
   findByUserCode: new LuaScript('find-grant-by-user-code', 1),
 };
 
 export class RedisDeviceGrantRepository implements DeviceGrantRepository {
+  /**
+   * One EVALSHA for grant and flood limit, on a standalone Redis only: on a Redis Cluster the counters
+   * live in other slots than the grant (one script may touch one slot), so there the app keeps counting
+   * with the limiter (src/app/endpoint.ts).
+   */
+  readonly createWithFloodLimit?: (grant: DeviceGrant, now: number, limit: GrantFloodLimit) => Promise<boolean | { readonly retryAfterMs: number }>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeyBuilder = keyBuilder(),
-  ) {}
+  ) {
+    if (!(redis instanceof Cluster)) this.createWithFloodLimit = (grant, now, limit) => this.createCounted(grant, now, limit);
+  }
 
   /** Connects and waits until Redis answers; throws when it cannot. */
   static async connect(
@@ -46,10 +57,31 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
         this.keys.grant(grant.deviceCodeHash),
         retentionMs(grant, now),
         indexValue(grant),
+        0, // no flood-limit counters
         ...grantToHashFields(grant),
       ),
     );
     return stored === 1;
+  }
+
+  private async createCounted(grant: DeviceGrant, now: number, limit: GrantFloodLimit): Promise<boolean | { retryAfterMs: number }> {
+    const reply = await this.call(() =>
+      scripts.createGrantWithinFloodLimit.run<0 | 1 | ['limited', number]>(
+        this.redis,
+        this.keys.userCodeIndex(grant.userCode),
+        this.keys.grant(grant.deviceCodeHash),
+        this.keys.deviceAuthorizationCounter('ip', limit.ipBucket),
+        this.keys.deviceAuthorizationCounter('account', limit.clientId),
+        retentionMs(grant, now),
+        indexValue(grant),
+        // The limits travel with every call (from config rate_limits.device_authorization): one source.
+        limit.windowMs,
+        limit.perIp,
+        limit.perClient,
+        ...grantToHashFields(grant),
+      ),
+    );
+    return Array.isArray(reply) ? { retryAfterMs: Number(reply[1]) } : reply === 1;
   }
 
   /** One EVALSHA: the index and the grant it names (one slot: they share a hash tag). */

@@ -1,5 +1,6 @@
 import { userCodeRoutingTag } from '../../domain/codes.js';
 import { splitTokenHash } from '../../domain/opaque-token.js';
+import { DEVICE_AUTHORIZATION_LIMITER } from '../../domain/grant-repository.js';
 
 /**
  * The only place Redis key names are built (README, "Redis keys"). The same names serve a standalone
@@ -21,6 +22,11 @@ export interface KeyBuilder {
   userCodeIndex(userCode: string): string;
   /** The grant key with `{}` where the routing tag goes: scripts build a grant key from a hash with it. */
   grantTemplate(): string;
+  /**
+   * A counter of the device authorization flood limit: the very key rate-limiter-flexible uses for it
+   * (limiterKeyPrefix), so both paths (one script on a standalone Redis, the limiter elsewhere) count alike.
+   */
+  deviceAuthorizationCounter(scope: 'ip' | 'account', subject: string): string;
 }
 
 /** `<prefix><kind>:{<tag>}<digest>` for a tagged hash, `<prefix><kind>:<digest>` otherwise. */
@@ -34,6 +40,7 @@ export function keyBuilder(prefix = 'devicegate:'): KeyBuilder {
     grant: (deviceCodeHash) => taggedName(prefix, 'g', deviceCodeHash),
     userCodeIndex: (userCode) => `${prefix}uc:{${userCodeRoutingTag(userCode)}}${userCode}`,
     grantTemplate: () => `${prefix}g:{}`,
+    deviceAuthorizationCounter: (scope, subject) => `${limiterKeyPrefix(prefix, DEVICE_AUTHORIZATION_LIMITER, scope)}:${subject}`,
   };
 }
 

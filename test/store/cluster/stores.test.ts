@@ -39,6 +39,15 @@ authorizationCodeRepositoryContract('redis cluster', async () => ({
 }));
 
 describe('redis cluster: hash tags', () => {
+  it('offers no flood-limited create: the limit counters live in other slots than the grant (the limiter counts them)', async () => {
+    const repository = new RedisDeviceGrantRepository(await connectRedisCluster(cluster.urls), keyBuilder(cluster.prefix()));
+    try {
+      expect(repository.createWithFloodLimit).toBeUndefined();
+    } finally {
+      await repository.close();
+    }
+  });
+
   it('computes slots as the cluster does (CLUSTER KEYSLOT), the reference the tag checks rely on', async () => {
     const [host, port] = new URL(cluster.urls[0]!).host.split(':');
     const node = new Redis({ host, port: Number(port) });

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { keyBuilder } from '../../../src/store/redis/key-names.js';
+import { keyBuilder, limiterKeyPrefix } from '../../../src/store/redis/key-names.js';
+import type { GrantFloodLimit } from '../../../src/domain/grant-repository.js';
 import { userCodeRoutingTag } from '../../../src/domain/codes.js';
 import { keySlot } from '../../support/redis-cluster.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +130,128 @@ describe('redis repository: keys, TTL, round trips', () => {
       await redis.start();
     }
     await expect.poll(() => repository.findByUserCode('BCDFGHJK').catch((e) => e), { timeout: 5_000 }).toBeNull();
+    await repository.close();
+  });
+});
+
+/**
+ * On a standalone Redis, create-grant.lua also counts the device authorization flood limit
+ * (createWithFloodLimit): one EVALSHA per device authorization, in rate-limiter-flexible's own counter
+ * keys (src/ui/limiter.ts uses them on the other stores), fixed window per counter.
+ */
+describe('redis repository: device authorization flood limit in the grant-creation step', () => {
+  let inspector: Redis;
+  beforeAll(() => {
+    inspector = new Redis(redis.url);
+  });
+  afterAll(() => inspector.quit());
+
+  const WINDOW_MS = 60_000;
+  const limit = (overrides: Partial<GrantFloodLimit> = {}): GrantFloodLimit => ({
+    ipBucket: '203.0.113.7',
+    clientId: 'demo-cli',
+    perIp: 1_000,
+    perClient: 1_000,
+    windowMs: WINDOW_MS,
+    ...overrides,
+  });
+  async function repositoryWithKeys() {
+    const prefix = redis.prefix();
+    const repository = await RedisDeviceGrantRepository.connect(redis.url, { keyPrefix: prefix });
+    const keys = keyBuilder(prefix);
+    return {
+      repository,
+      keys,
+      ipCounter: keys.deviceAuthorizationCounter('ip', '203.0.113.7'),
+      clientCounter: keys.deviceAuthorizationCounter('account', 'demo-cli'),
+    };
+  }
+
+  it('uses the limiter keys rate-limiter-flexible uses for the same limit', () => {
+    const keys = keyBuilder('p:');
+    expect(keys.deviceAuthorizationCounter('ip', '203.0.113.7')).toBe(`${limiterKeyPrefix('p:', 'device_authorization', 'ip')}:203.0.113.7`);
+    expect(keys.deviceAuthorizationCounter('account', 'demo-cli')).toBe(`${limiterKeyPrefix('p:', 'device_authorization', 'account')}:demo-cli`);
+  });
+
+  it('stores the grant and counts both windows in one round trip (one EVALSHA)', async () => {
+    const { repository, keys, ipCounter, clientCounter } = await repositoryWithKeys();
+    const now = Date.now();
+    await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ clientId: 'warm-up' })); // loads the script
+    await inspector.config('RESETSTAT');
+    const grant = pendingGrant(now);
+    expect(await repository.createWithFloodLimit!(stored(grant), now, limit())).toBe(true);
+    const stats = await inspector.info('commandstats');
+    const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('evalsha')).toBe(1);
+    expect(calls('eval')).toBe(0);
+    expect(calls('incr')).toBe(2);
+    expect(await repository.findByDeviceCodeHash(grant.deviceCodeHash)).toEqual(stored(grant));
+    expect(await inspector.exists(keys.grant(grant.deviceCodeHash), keys.userCodeIndex(grant.userCode))).toBe(2);
+    // The IP counter had the warm-up's hit already; a fixed window: its TTL was set by the first hit only.
+    expect(await inspector.get(ipCounter)).toBe('2');
+    expect(await inspector.get(clientCounter)).toBe('1');
+    for (const counter of [ipCounter, clientCounter]) {
+      const ttl = await inspector.pttl(counter);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
+    }
+    await repository.close();
+  });
+
+  it('over a limit writes nothing, answers the remaining window, and gives the other counter its point back', async () => {
+    const { repository, keys, ipCounter, clientCounter } = await repositoryWithKeys();
+    const now = Date.now();
+    for (let i = 0; i < 2; i++) expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ perClient: 2 }))).toBe(true);
+    const refused = pendingGrant(now);
+    const outcome = await repository.createWithFloodLimit!(stored(refused), now, limit({ perClient: 2 }));
+    expect(outcome).toEqual({ retryAfterMs: expect.any(Number) });
+    const { retryAfterMs } = outcome as { retryAfterMs: number };
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(retryAfterMs).toBeLessThanOrEqual(WINDOW_MS);
+    expect(await inspector.exists(keys.grant(refused.deviceCodeHash), keys.userCodeIndex(refused.userCode))).toBe(0);
+    expect(await inspector.get(ipCounter)).toBe('2'); // refunded: the refused request did not happen
+    expect(await inspector.get(clientCounter)).toBe('3'); // the refused counter keeps counting, as rate-limiter-flexible's
+    // Another client from the same IP goes on; the IP limit refuses in turn once spent.
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ clientId: 'fast-cli', perIp: 3 }))).toBe(true);
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ clientId: 'fast-cli', perIp: 3 }))).toEqual({
+      retryAfterMs: expect.any(Number),
+    });
+    expect(await inspector.get(keys.deviceAuthorizationCounter('account', 'fast-cli'))).toBe('1');
+    await repository.close();
+  });
+
+  it('a user-code collision writes nothing and counts nothing (the caller retries with a new code)', async () => {
+    const { repository, ipCounter, clientCounter } = await repositoryWithKeys();
+    const now = Date.now();
+    const first = pendingGrant(now);
+    expect(await repository.createWithFloodLimit!(stored(first), now, limit())).toBe(true);
+    const sameUserCode = pendingGrant(now, { userCode: first.userCode });
+    expect(await repository.createWithFloodLimit!(stored(sameUserCode), now, limit())).toBe(false);
+    expect(await repository.findByDeviceCodeHash(sameUserCode.deviceCodeHash)).toBeNull();
+    expect(await inspector.get(ipCounter)).toBe('1');
+    expect(await inspector.get(clientCounter)).toBe('1');
+    await repository.close();
+  });
+
+  it('gives a refusing counter without expiry the window, so it cannot refuse forever', async () => {
+    const { repository, clientCounter } = await repositoryWithKeys();
+    await inspector.set(clientCounter, '5'); // no TTL: written by something else than the limit
+    const now = Date.now();
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, limit({ perClient: 2 }))).toEqual({ retryAfterMs: WINDOW_MS });
+    const ttl = await inspector.pttl(clientCounter);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
+    await repository.close();
+  });
+
+  it('a new window starts once the last one has expired', async () => {
+    const { repository, clientCounter } = await repositoryWithKeys();
+    const now = Date.now();
+    const short = limit({ perClient: 1, windowMs: 50 });
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, short)).toBe(true);
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, short)).not.toBe(true);
+    await expect.poll(() => inspector.exists(clientCounter), { timeout: 5_000 }).toBe(0);
+    expect(await repository.createWithFloodLimit!(stored(pendingGrant(now)), now, short)).toBe(true);
     await repository.close();
   });
 });
