@@ -88,6 +88,17 @@ export interface ConfirmationDetails {
   readonly requesterUserAgent: string | null;
 }
 
+/** Approve and Deny, equally prominent (cross-device BCP), CSRF-protected; both confirmation pages use it. */
+function decisionForm(action: string, csrf: string): Html {
+  return html`<form method="post" action="${action}">
+<input type="hidden" name="csrf" value="${csrf}">
+<div class="actions">
+<button type="submit" name="decision" value="approve" class="primary">Approve</button>
+<button type="submit" name="decision" value="deny" class="danger">Deny</button>
+</div>
+</form>`;
+}
+
 /** The rows both confirmation pages share: the scopes in words and the resources (audiences). */
 function whatAndFor(details: { readonly scopes: ConfirmationDetails['scopes']; readonly resources: readonly string[] }): Html {
   return html`<dt>It asks to</dt><dd>${
@@ -114,13 +125,7 @@ ${whatAndFor(details)}
 <dt>From</dt><dd>${details.requesterIp ?? 'unknown address'}${details.requesterUserAgent ? html`<br><span class="muted">${details.requesterUserAgent}</span>` : ''}</dd>
 </dl>
 <div class="warning" role="note"><strong>Only continue if you started this yourself</strong>, just now, on a device you trust, and the code above matches the one it shows. If someone sent you this code or link, choose Deny.</div>
-<form method="post" action="/device/confirm">
-<input type="hidden" name="csrf" value="${frame.csrf}">
-<div class="actions">
-<button type="submit" name="decision" value="approve" class="primary">Approve</button>
-<button type="submit" name="decision" value="deny" class="danger">Deny</button>
-</div>
-</form>`,
+${decisionForm('/device/confirm', frame.csrf)}`,
   );
 }
 
@@ -190,13 +195,7 @@ ${whatAndFor(details)}
 <dt>Then returns to</dt><dd><code>${details.redirectTarget}</code></dd>
 </dl>
 <div class="warning" role="note"><strong>Only continue if you started this yourself</strong>, just now, in an application you trust. If someone sent you this link, choose Deny.</div>
-<form method="post" action="/device/authorize/confirm">
-<input type="hidden" name="csrf" value="${frame.csrf}">
-<div class="actions">
-<button type="submit" name="decision" value="approve" class="primary">Approve</button>
-<button type="submit" name="decision" value="deny" class="danger">Deny</button>
-</div>
-</form>`,
+${decisionForm('/device/authorize/confirm', frame.csrf)}`,
   );
 }
 

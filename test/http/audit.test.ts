@@ -1,10 +1,8 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { normaliseUserCode } from '../../src/domain/codes.js';
 import { type RunningServer, startServer } from '../../src/server.js';
-import { CONFIDENTIAL_SECRET, DEVICE_GRANT, form, TEST_USERS, testConfig, testConfigFile, testStores } from '../support/server.js';
+import { CONFIDENTIAL_SECRET, DEVICE_GRANT, form, TEST_USERS, capturingLogger, testConfig, testConfigFile, testStores } from '../support/server.js';
 import { Agent } from '../ui/agent.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -19,12 +17,6 @@ describe('audit trail (memory store)', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
     const file = await testConfigFile({
       rate_limits: {
         device_authorization: { per_ip: 1_000, per_client: 1_000, window: 60 },
@@ -32,7 +24,7 @@ describe('audit trail (memory store)', () => {
       },
     });
     const config = await testConfig({ logLevel: 'info', file });
-    server = await startServer(config, { clock, stores: await testStores('memory', clock), logger: pino({ level: 'info' }, sink) });
+    server = await startServer(config, { clock, stores: await testStores('memory', clock), logger: capturingLogger(lines) });
   });
   afterAll(async () => {
     await server?.close();

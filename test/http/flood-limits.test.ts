@@ -1,13 +1,11 @@
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
 import { limiterRejections } from '../../src/metrics.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 import { expectOAuthError } from '../support/oauth.js';
-import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer, testConfig, testConfigFile, type TestServer, testStores } from '../support/server.js';
+import { basic, CONFIDENTIAL_SECRET, form, type StoreKind, startTestServer, capturingLogger, testConfig, testConfigFile, type TestServer, testStores } from '../support/server.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -146,12 +144,6 @@ describe.each(['memory', 'redis'] as StoreKind[])('device authorization refused 
 
   beforeAll(async () => {
     if (kind === 'redis') redis = await startTestRedis();
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
     const file = await testConfigFile({
       rate_limits: {
         device_authorization: { per_ip: 1_000, per_client: 3, window: 60 },
@@ -162,7 +154,7 @@ describe.each(['memory', 'redis'] as StoreKind[])('device authorization refused 
     server = await startServer(await testConfig({ logLevel: 'info', file }), {
       clock,
       stores: await testStores(kind, clock, redis),
-      logger: pino({ level: 'info' }, sink),
+      logger: capturingLogger(lines),
     });
   });
   afterAll(async () => {

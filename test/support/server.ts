@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { type Logger, pino } from 'pino';
 import { type ClientConfig, type Config, type ConfigFile, parseConfigFile } from '../../src/config.js';
 import { type Clock, ManualClock, systemClock } from '../../src/domain/clock.js';
 import { hashSecret } from '../../src/domain/password.js';
@@ -163,4 +164,15 @@ export function form(params: Record<string, string | string[]>): string {
 export function basic(clientId: string, secret: string): string {
   const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
   return `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}`;
+}
+
+/** A pino logger at `info` whose JSON lines are parsed into `lines` (audit and log assertions). */
+export function capturingLogger(lines: Record<string, unknown>[]): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
 }
