@@ -249,7 +249,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       keepAliveTimeout: operations.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(500, Math.ceil(operations.headersTimeoutMs / 4)),
     },
-    app.callback(),
+    app,
   );
   server.maxConnections = operations.maxConnections;
   server.on('clientError', answerUnparseableRequest);

@@ -1,21 +1,24 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
+import parseUrl from 'parseurl';
 import type { Logger } from 'pino';
 import { InvalidRequestError } from '../domain/errors.js';
 import type { Services } from '../app/services.js';
 import { endpoints } from '../app/endpoints.js';
-import { ExactRoutes } from './exact-routes.js';
+import { dispatch, ExactRoutes, type Route } from './exact-routes.js';
+import { Exchange } from './exchange.js';
 import { formEndpoint, jsonEndpoint } from './form-endpoint.js';
-import { oauthErrorRenderer } from './oauth-errors.js';
+import { oauthErrorAnswer, oauthErrorRenderer, type StoreFailureTest } from './oauth-errors.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../config.js';
 import { grantOutcomes, httpRequestDuration, httpRequests, metricsRegistry, pollAnswers, requestsInFlight } from '../metrics.js';
 import { clientIpResolver, type ProxyTrust } from './client-ip.js';
-import { requestIds } from './audit.js';
+import { requestIdFor, requestIds } from './audit.js';
 
 export interface AppOptions {
   readonly services: Services;
-  /** The verification pages (src/ui/), mounted under /device. */
+  /** The verification pages (src/ui/), mounted under /device and at /oauth/authorize. */
   readonly pages?: Router;
   readonly logger: Logger;
   /** Which proxies may append to X-Forwarded-For (TRUST_PROXY); `true` = 1 hop. */
@@ -23,7 +26,7 @@ export interface AppOptions {
   /** Operations (issue 10): readiness for /readyz, draining for Connection: close, where /metrics is. */
   readonly operations?: AppOperations;
   /** Recognises a store failure that escaped the repositories (answered 503, never 500); from server.ts. */
-  readonly isStoreFailure?: (error: unknown) => boolean;
+  readonly isStoreFailure?: StoreFailureTest;
 }
 
 export interface AppOperations {
@@ -35,61 +38,128 @@ export interface AppOperations {
   readonly metricsOnMainPort: boolean;
 }
 
+/** What node:http calls for each request. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
 const OPENAPI_DOCUMENT = new URL('../../openapi/openapi.json', import.meta.url);
 const REDOC_PAGE = new URL('../../openapi/docs.html', import.meta.url);
 
-/** The Koa app: error renderer first, then the endpoints at their exact paths, then the pages under /device. */
-export function createApp({ services, pages, logger, trustProxy = false, operations, isStoreFailure }: AppOptions): Koa {
+/**
+ * The HTTP front: requests to an exact route (the OAuth endpoints, discovery, health, metrics,
+ * documents) are served on node:http directly (src/http/exchange.ts says why); every other request
+ * goes to the Koa app of the pages, which answers 404 for what is not a page. Both sides resolve the
+ * client IP, the request id, the metrics and the errors with the same functions.
+ */
+export function createApp({ services, pages, logger, trustProxy = false, operations, isStoreFailure = () => false }: AppOptions): RequestListener {
   const proxyTrust = toProxyTrust(trustProxy);
-  // app.proxy only lets Koa read X-Forwarded-Proto/-Host (the scheme); the client IP is set below
-  // from the right end of X-Forwarded-For, never Koa's leftmost entry.
-  const app = new Koa({ proxy: proxyTrust.kind !== 'none' });
-  app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
-  const routes = new ExactRoutes();
-  const knownRoutes = new Set<string>();
-  const addRoute: ExactRoutes['add'] = (method, path, handler) => {
-    knownRoutes.add(path);
-    return routes.add(method, path, handler);
+  const resolveClientIp = clientIpResolver(proxyTrust);
+  const routes = exactRoutes(services, operations);
+  const servePage = pagesApp({ pages, logger, proxyTrust, resolveClientIp, operations, isStoreFailure }).callback();
+
+  const serveRoute = async (route: Route, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const exchange = new Exchange(
+      req,
+      res,
+      path,
+      resolveClientIp(req.socket.remoteAddress ?? '', headerOf(req, 'x-forwarded-for')),
+      requestIdFor(headerOf(req, 'x-request-id')),
+    );
+    exchange.set('X-Request-Id', exchange.requestId);
+    exchange.set('X-Content-Type-Options', 'nosniff');
+    requestsInFlight.inc();
+    try {
+      await dispatch(route, exchange);
+    } catch (thrown) {
+      const answer = oauthErrorAnswer(thrown, logger, path, isStoreFailure);
+      exchange.oauthError = answer.error.error;
+      exchange.status = answer.status;
+      for (const [name, value] of Object.entries(answer.headers)) exchange.set(name, value);
+      exchange.noStore();
+      exchange.json(answer.body);
+    } finally {
+      requestsInFlight.dec();
+    }
+    // Draining (checked when the answer is ready, so requests that began before SIGTERM count too):
+    // RFC 9112 §9.6, tell the keep-alive client this connection ends with this response.
+    if (operations?.isDraining()) exchange.set('Connection', 'close');
+    exchange.send();
+    requestSeries(path, req.method, exchange.status).observe(performance.now() - started);
+    if (path === TOKEN_PATH && exchange.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(exchange.status, exchange.oauthError);
+    else if (path === DEVICE_AUTHORIZATION_PATH && exchange.status === 200) grantOutcomes.inc({ outcome: 'issued' });
   };
 
-  // Each endpoint's path and method come from its definition, like its contract.
+  return function handleRequest(req, res) {
+    const path = parseUrl(req)?.pathname ?? '';
+    const route = routes.get(path);
+    if (route === undefined) {
+      void servePage(req, res);
+      return;
+    }
+    serveRoute(route, path, req, res).catch((error: unknown) => {
+      // Only a failure to write the answer gets here (the handler's errors are rendered above).
+      logger.error({ err: error, path }, 'could not answer');
+      res.destroy();
+    });
+  };
+}
+
+/** Each endpoint at the path and method its definition gives, like its contract; then the service's own. */
+function exactRoutes(services: Services, operations: AppOperations | undefined): ExactRoutes {
+  const routes = new ExactRoutes();
   for (const endpoint of Object.values(endpoints)) {
     const { method, path } = endpoint.openapi;
     // Discovery documents are public and change only with config or key rotation: cacheable briefly.
     const handler = method === 'POST' ? formEndpoint(services, endpoint) : jsonEndpoint(services, endpoint, 'public, max-age=300');
-    addRoute(method, path, handler);
+    routes.add(method, path, handler);
   }
 
   // Liveness: the process answers. Readiness: the store takes writes and we are not draining.
-  addRoute('GET', '/healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: 'ok' };
+  routes.add('GET', '/healthz', (exchange) => {
+    exchange.set('Cache-Control', 'no-store');
+    exchange.json({ status: 'ok' });
   });
-  addRoute('GET', '/readyz', (ctx) => {
+  routes.add('GET', '/readyz', (exchange) => {
     const isReady = operations ? operations.isReady() : true;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.status = isReady ? 200 : 503;
-    ctx.body = { status: isReady ? 'ready' : operations?.isDraining() ? 'draining' : 'store_unavailable' };
+    exchange.set('Cache-Control', 'no-store');
+    exchange.status = isReady ? 200 : 503;
+    exchange.json({ status: isReady ? 'ready' : operations?.isDraining() ? 'draining' : 'store_unavailable' });
   });
-  if (operations?.metricsOnMainPort ?? true) addRoute('GET', '/metrics', serveMetrics);
+  if (operations?.metricsOnMainPort ?? true) routes.add('GET', '/metrics', serveMetrics);
   const openApiDocument = readFileSync(OPENAPI_DOCUMENT, 'utf8');
-  addRoute('GET', '/openapi.json', (ctx) => {
-    ctx.type = 'application/json';
-    ctx.body = openApiDocument;
+  routes.add('GET', '/openapi.json', (exchange) => {
+    exchange.set('Content-Type', 'application/json; charset=utf-8');
+    exchange.body = openApiDocument;
   });
   const redocPage = readFileSync(REDOC_PAGE, 'utf8');
-  addRoute('GET', '/docs', (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = redocPage;
+  routes.add('GET', '/docs', (exchange) => {
+    exchange.set('Content-Type', 'text/html; charset=utf-8');
+    exchange.body = redocPage;
   });
+  return routes;
+}
 
+interface PagesAppOptions {
+  readonly pages: Router | undefined;
+  readonly logger: Logger;
+  readonly proxyTrust: ProxyTrust;
+  readonly resolveClientIp: ReturnType<typeof clientIpResolver>;
+  readonly operations: AppOperations | undefined;
+  readonly isStoreFailure: StoreFailureTest;
+}
+
+/** The Koa app: request ids, metrics, the error renderer, then the pages; anything else is 404. */
+function pagesApp({ pages, logger, proxyTrust, resolveClientIp, operations, isStoreFailure }: PagesAppOptions): Koa {
+  // app.proxy only lets Koa read X-Forwarded-Proto/-Host (the scheme); the client IP is set below
+  // from the right end of X-Forwarded-For, never Koa's leftmost entry.
+  const app = new Koa({ proxy: proxyTrust.kind !== 'none' });
+  app.silent = true; // errors are rendered and logged by oauthErrorRenderer, not printed by Koa
   app.use(requestIds);
-  app.use(observeRequests(clientIpResolver(proxyTrust), knownRoutes, operations));
+  app.use(observePageRequests(resolveClientIp, operations));
   app.use(oauthErrorRenderer(logger, isStoreFailure));
   app.use(baseSecurityHeaders);
-  app.use(routes.middleware());
   if (pages) {
-    // Only /device… requests reach the pages' router.
+    // Only /device… and /oauth/authorize requests reach the pages' router.
     const pageRoutes = pages.routes();
     app.use((ctx, next) => {
       const isPage = ctx.path === '/device' || ctx.path.startsWith('/device/') || ctx.path === '/oauth/authorize';
@@ -106,11 +176,16 @@ function toProxyTrust(trust: ProxyTrust | boolean): ProxyTrust {
   return trust;
 }
 
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /** Prometheus text format (prom-client's registry of src/metrics.ts). */
-export async function serveMetrics(ctx: Context): Promise<void> {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = metricsRegistry.contentType;
-  ctx.body = await metricsRegistry.metrics();
+async function serveMetrics(exchange: Exchange): Promise<void> {
+  exchange.set('Cache-Control', 'no-store');
+  exchange.set('Content-Type', metricsRegistry.contentType);
+  exchange.body = await metricsRegistry.metrics();
 }
 
 const METHOD_LABELS = new Set(['GET', 'POST', 'HEAD']);
@@ -118,14 +193,11 @@ const TOKEN_PATH = endpoints.token.openapi.path;
 const DEVICE_AUTHORIZATION_PATH = endpoints.deviceAuthorization.openapi.path;
 
 /**
- * First middleware: the client IP (TRUST_PROXY rule), `Connection: close` while draining, and the
- * request metrics. Route labels are the matched route, never the raw path (bounded cardinality).
+ * The pages' first middleware after request ids: the client IP (TRUST_PROXY rule), `Connection:
+ * close` while draining, and the request metrics. Route labels are the matched route, never the raw
+ * path (bounded cardinality).
  */
-function observeRequests(
-  resolveClientIp: ReturnType<typeof clientIpResolver>,
-  knownRoutes: ReadonlySet<string>,
-  operations: AppOperations | undefined,
-) {
+function observePageRequests(resolveClientIp: ReturnType<typeof clientIpResolver>, operations: AppOperations | undefined) {
   return async function observe(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
     ctx.request.ip = resolveClientIp(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
@@ -134,14 +206,10 @@ function observeRequests(
       await next();
     } finally {
       requestsInFlight.dec();
-      // Draining (checked when the answer is ready, so requests that began before SIGTERM count too):
-      // RFC 9112 §9.6, tell the keep-alive client this connection ends with this response.
+      // RFC 9112 §9.6, as for the exact routes.
       if (operations?.isDraining() && !ctx.headerSent) ctx.set('Connection', 'close');
-      const route = knownRoutes.has(ctx.path) ? ctx.path : String((ctx as { _matchedRoute?: unknown })._matchedRoute ?? 'unmatched');
-      const method = METHOD_LABELS.has(ctx.method) ? ctx.method : 'other';
-      requestSeries(route, method, ctx.status).observe(performance.now() - started);
-      if (ctx.path === TOKEN_PATH && ctx.state.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(ctx);
-      if (ctx.path === DEVICE_AUTHORIZATION_PATH && ctx.status === 200) grantOutcomes.inc({ outcome: 'issued' });
+      const route = String((ctx as { _matchedRoute?: unknown })._matchedRoute ?? 'unmatched');
+      requestSeries(route, ctx.method, ctx.status).observe(performance.now() - started);
     }
   };
 }
@@ -152,7 +220,8 @@ function observeRequests(
  * routes and methods are fixed sets, statuses a few dozen.
  */
 const seriesCache = new Map<string, { observe(ms: number): void }>();
-function requestSeries(route: string, method: string, status: number): { observe(ms: number): void } {
+function requestSeries(route: string, requestMethod: string | undefined, status: number): { observe(ms: number): void } {
+  const method = requestMethod !== undefined && METHOD_LABELS.has(requestMethod) ? requestMethod : 'other';
   const key = `${route} ${method} ${status}`;
   let series = seriesCache.get(key);
   if (series === undefined) {
@@ -170,8 +239,8 @@ function requestSeries(route: string, method: string, status: number): { observe
 }
 
 /** RFC 8628 §3.5 answers to a device-code poll, and the grant outcomes a poll reveals. */
-function countPoll(ctx: Context): void {
-  const answer = ctx.status === 200 ? 'token' : (ctx.state.oauthError as string | undefined) ?? 'other';
+function countPoll(status: number, oauthError: string | undefined): void {
+  const answer = status === 200 ? 'token' : (oauthError ?? 'other');
   pollAnswers.inc({ answer });
   if (answer === 'token') grantOutcomes.inc({ outcome: 'redeemed' });
   else if (answer === 'expired_token') grantOutcomes.inc({ outcome: 'expired' });

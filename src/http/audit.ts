@@ -38,9 +38,13 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
  * A request id per request: the caller's (or the load balancer's) `X-Request-Id` when it is sane, a
  * fresh UUID otherwise; echoed in the response's `X-Request-Id` and put in every audit line.
  */
+export function requestIdFor(presented: string | undefined): string {
+  return presented && SANE_REQUEST_ID.test(presented) ? presented : randomUUID();
+}
+
+/** requestIdFor as the pages' (Koa) first middleware. */
 export function requestIds(ctx: Context, next: Next): Promise<void> {
-  const presented = ctx.get('x-request-id');
-  const requestId = presented && SANE_REQUEST_ID.test(presented) ? presented : randomUUID();
+  const requestId = requestIdFor(ctx.get('x-request-id'));
   ctx.state.requestId = requestId;
   ctx.set('X-Request-Id', requestId);
   return next();

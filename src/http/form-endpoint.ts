@@ -1,13 +1,11 @@
-import type { Context } from 'koa';
 import type { z } from 'zod';
 import { ServerError } from '../domain/errors.js';
 import type { Endpoint } from '../app/endpoint.js';
 import type { Services } from '../app/services.js';
 import { parseBasicCredentials } from './client-auth.js';
+import type { Exchange } from './exchange.js';
 import { readForm } from './form.js';
 import { formToInput } from './form-input.js';
-import { setJsonBody } from './json-body.js';
-import { setNoStore } from './oauth-errors.js';
 import { requestContext } from './request-context.js';
 
 /**
@@ -15,25 +13,25 @@ import { requestContext } from './request-context.js';
  * validated by the endpoint's input contract (a ZodError is rendered as invalid_request naming the
  * parameter), the endpoint's use case, the answer checked against its output contract (a mismatch
  * is our fault: server_error, never a leak of extra fields), no-store JSON. Errors propagate to the
- * one renderer.
+ * one renderer (src/http/oauth-errors.ts).
  */
 export function formEndpoint<Input extends z.ZodObject, Output extends z.ZodType>(services: Services, endpoint: Endpoint<Input, Output>) {
-  return async function handleForm(ctx: Context): Promise<void> {
-    const basic = parseBasicCredentials(ctx.get('authorization') || undefined);
-    const input = endpoint.input.parse(formToInput(endpoint.input, await readForm(ctx)));
-    ctx.state.grantType = (input as { grant_type?: unknown }).grant_type; // for the poll metrics (src/http/app.ts)
-    const result = await endpoint.run(requestContext(services, ctx, basic), input);
-    setNoStore(ctx);
-    setJsonBody(ctx, checkedOutput(endpoint, result));
+  return async function handleForm(exchange: Exchange): Promise<void> {
+    const basic = parseBasicCredentials(exchange.header('authorization'));
+    const input = endpoint.input.parse(formToInput(endpoint.input, await readForm(exchange.req)));
+    exchange.grantType = (input as { grant_type?: unknown }).grant_type; // for the poll metrics (src/http/app.ts)
+    const result = await endpoint.run(requestContext(services, exchange, basic), input);
+    exchange.noStore();
+    exchange.json(checkedOutput(endpoint, result));
   };
 }
 
 /** GET endpoints (discovery): no input, the same output check. */
 export function jsonEndpoint<Output extends z.ZodType>(services: Services, endpoint: Endpoint<z.ZodObject, Output>, cacheControl: string) {
-  return async function handleGet(ctx: Context): Promise<void> {
-    const result = await endpoint.run(requestContext(services, ctx, undefined), {});
-    ctx.set('Cache-Control', cacheControl);
-    setJsonBody(ctx, checkedOutput(endpoint, result));
+  return async function handleGet(exchange: Exchange): Promise<void> {
+    const result = await endpoint.run(requestContext(services, exchange, undefined), {});
+    exchange.set('Cache-Control', cacheControl);
+    exchange.json(checkedOutput(endpoint, result));
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
 import { InvalidRequestError } from '../domain/errors.js';
 
@@ -17,8 +17,8 @@ export type FormParams = Map<string, string[]>;
  * WHATWG URLSearchParams, so `a[b]=c` stays the literal (unknown, ignored) parameter `a[b]` instead
  * of qs-style nesting. RFC 6749 §3.1: parameters sent without a value are treated as omitted.
  */
-export async function readForm(ctx: Context, limit = FORM_BODY_LIMIT_BYTES): Promise<FormParams> {
-  const contentType = FORM_CONTENT_TYPE.exec(ctx.get('content-type'));
+export async function readForm(req: IncomingMessage, limit = FORM_BODY_LIMIT_BYTES): Promise<FormParams> {
+  const contentType = FORM_CONTENT_TYPE.exec(req.headers['content-type'] ?? '');
   if (!contentType) throw new InvalidRequestError('the request body must be application/x-www-form-urlencoded');
   const charset = CHARSET_PARAMETER.exec(contentType[1] ?? '')?.[1]?.replace(/"/g, '');
   if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset.toLowerCase())) {
@@ -26,7 +26,7 @@ export async function readForm(ctx: Context, limit = FORM_BODY_LIMIT_BYTES): Pro
   }
   let text: string;
   try {
-    text = await getRawBody(ctx.req, { limit, length: ctx.request.length, encoding: 'utf8' });
+    text = await getRawBody(req, { limit, length: contentLength(req), encoding: 'utf8' });
   } catch (error) {
     throw bodyReadError(error, limit);
   }
@@ -38,6 +38,12 @@ export async function readForm(ctx: Context, limit = FORM_BODY_LIMIT_BYTES): Pro
     else params.set(name, [value]);
   }
   return params;
+}
+
+/** Node's parser has already refused a Content-Length that is not digits (HPE_INVALID_CONTENT_LENGTH). */
+function contentLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length'];
+  return header === undefined || header === '' ? undefined : Number(header);
 }
 
 function bodyReadError(error: unknown, limit: number): InvalidRequestError {

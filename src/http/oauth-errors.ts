@@ -6,38 +6,52 @@ import { InvalidRequestError, OAuthError, ServerError, TemporarilyUnavailableErr
 import { setJsonBody } from './json-body.js';
 
 /** RFC 6749 §5.1: token and error responses must not be cached. */
+export const NO_STORE_HEADERS: Readonly<Record<string, string>> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
 export function setNoStore(ctx: Context): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('Pragma', 'no-cache');
+  for (const [name, value] of Object.entries(NO_STORE_HEADERS)) ctx.set(name, value);
 }
+
+/** What an error is answered with: status, extra headers (WWW-Authenticate, Retry-After, …), RFC 6749 §5.2 body. */
+export interface OAuthErrorAnswer {
+  readonly error: OAuthError;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: OAuthErrorBody;
+}
+
+export type StoreFailureTest = (error: unknown) => boolean;
 
 /**
  * The one place errors become responses: RFC 6749 §5.2 bodies, exact statuses, no stack traces.
- * Anything that is not an OAuth error is our fault: logged, answered as a bare server_error.
+ * Anything that is not an OAuth error is our fault: logged, answered as a bare server_error. Used by
+ * the exact routes (src/http/app.ts) and, through oauthErrorRenderer, by the pages.
  */
-export function oauthErrorRenderer(logger: Logger, isStoreFailure: (error: unknown) => boolean = () => false) {
+export function oauthErrorAnswer(thrown: unknown, logger: Logger, path: string, isStoreFailure: StoreFailureTest): OAuthErrorAnswer {
+  const error = toOAuthError(thrown, isStoreFailure);
+  if (error instanceof ServerError) logger.error({ err: thrown, path }, 'unhandled error');
+  const body: OAuthErrorBody = { error: error.error };
+  if (error.description) body.error_description = asciiDescription(error.description);
+  return { error, status: error.status, headers: error.headers, body };
+}
+
+/** The same answers for the Koa app (the pages): first middleware after request ids and metrics. */
+export function oauthErrorRenderer(logger: Logger, isStoreFailure: StoreFailureTest = () => false) {
   return async function renderOAuthErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (thrown) {
-      const error = toOAuthError(thrown, isStoreFailure);
-      ctx.state.oauthError = error.error; // for the poll-answer metric
-      if (error instanceof ServerError) logger.error({ err: thrown, path: ctx.path }, 'unhandled error');
-      renderOAuthError(ctx, error);
+      const answer = oauthErrorAnswer(thrown, logger, ctx.path, isStoreFailure);
+      ctx.state.oauthError = answer.error.error;
+      ctx.status = answer.status;
+      for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
+      setNoStore(ctx);
+      setJsonBody(ctx, answer.body);
     }
   };
 }
 
-function renderOAuthError(ctx: Context, error: OAuthError): void {
-  const body: OAuthErrorBody = { error: error.error };
-  if (error.description) body.error_description = asciiDescription(error.description);
-  ctx.status = error.status;
-  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
-  setNoStore(ctx);
-  setJsonBody(ctx, body);
-}
-
-function toOAuthError(thrown: unknown, isStoreFailure: (error: unknown) => boolean): OAuthError {
+function toOAuthError(thrown: unknown, isStoreFailure: StoreFailureTest): OAuthError {
   if (thrown instanceof OAuthError) return thrown;
   if (thrown instanceof z.ZodError) return fromZodError(thrown);
   // A store failure that escaped the repositories (issue 10: any store fault is a 503, never a 500).

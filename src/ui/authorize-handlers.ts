@@ -47,7 +47,7 @@ export function authorizeHandlers(deps: AuthorizeDeps, kit: PageKit) {
 
   /** /oauth/authorize (GET query or POST form, OAuth 2.1 §4.1.1). No session here: the cookie's Path is /device. */
   const entry: PageHandler = async (ctx) => {
-    const params = ctx.method === 'POST' ? await readForm(ctx) : queryParams(ctx);
+    const params = ctx.method === 'POST' ? await readForm(ctx.req) : queryParams(ctx);
     const clientId = params.get('client_id')?.[0];
     if (clientId && isClientMetadataDocumentId(clientId) && deps.documentRequestLimiter) {
       const attempt = await deps.documentRequestLimiter.attempt(ctx.ip, clientId.slice(0, 300));

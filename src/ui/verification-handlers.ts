@@ -218,7 +218,7 @@ export function verificationHandlers(deps: VerificationDeps) {
   /** Every POST: a form body and a CSRF token bound to this browser's session. */
   async function postedForm(ctx: Context): Promise<{ state: PageState; form: Map<string, string> }> {
     const state = await pageState(ctx);
-    const params = await readForm(ctx);
+    const params = await readForm(ctx.req);
     const form = new Map([...params].map(([name, values]) => [name, values[0] ?? '']));
     if (!sessions.verifyCsrf(state.session, form.get('csrf'))) throw new CsrfError();
     return { state, form };

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import Koa from 'koa';
+import { createServer, type Server } from 'node:http';
+import parseUrl from 'parseurl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactRoutes } from '../../src/http/exact-routes.js';
+import { dispatch, ExactRoutes } from '../../src/http/exact-routes.js';
+import { Exchange } from '../../src/http/exchange.js';
 import { expectOAuthError, useTestServer } from '../support/oauth.js';
 import { DEVICE_GRANT, form } from '../support/server.js';
 
@@ -11,26 +12,25 @@ describe('ExactRoutes', () => {
   let base: string;
   beforeAll(async () => {
     const routes = new ExactRoutes()
-      .add('GET', '/doc', (ctx) => {
-        ctx.body = { doc: true };
+      .add('GET', '/doc', (exchange) => {
+        exchange.json({ doc: true });
       })
-      .add('POST', '/act', async (ctx) => {
-        ctx.body = { acted: true };
+      .add('POST', '/act', async (exchange) => {
+        exchange.json({ acted: true });
       });
-    const app = new Koa();
-    app.use(async (ctx, next) => {
+    server = createServer(async (req, res) => {
+      const path = parseUrl(req)?.pathname ?? '';
+      const exchange = new Exchange(req, res, path, '127.0.0.1', 'test');
+      const route = routes.get(path);
       try {
-        await next();
+        if (route) await dispatch(route, exchange);
+        else exchange.json({ fellThrough: path });
       } catch (error) {
-        ctx.status = (error as { status: number }).status;
-        ctx.body = { thrown: (error as Error).message };
+        exchange.status = (error as { status: number }).status;
+        exchange.json({ thrown: (error as Error).message });
       }
-    });
-    app.use(routes.middleware());
-    app.use((ctx) => {
-      ctx.body = { fellThrough: ctx.path };
-    });
-    server = app.listen(0, '127.0.0.1');
+      exchange.send();
+    }).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -62,7 +62,7 @@ describe('ExactRoutes', () => {
     expect(await (await fetch(`${base}/doc?x=/act`)).json()).toEqual({ doc: true });
   });
 
-  it.each(['/doc/', '/DOC', '/doc/x', '/do'])('passes %s on to the next middleware (exact, case-sensitive)', async (path) => {
+  it.each(['/doc/', '/DOC', '/doc/x', '/do'])('does not match %s (exact, case-sensitive)', async (path) => {
     const response = await fetch(`${base}${path}`);
     expect(response.status).toBe(200);
     expect(((await response.json()) as { fellThrough: string }).fellThrough).toBe(new URL(path, base).pathname);
