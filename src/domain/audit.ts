@@ -35,6 +35,8 @@ export function grantReference(deviceCodeHash: string): string {
 
 /** The audit trail as the application layer sees it (src/http/audit.ts's AuditLog). */
 export interface AuditTrail {
+  /** false when no record would be kept: callers skip computing the fields (a hash, for a grant reference). */
+  readonly enabled: boolean;
   record(event: AuditEvent, fields: AuditFields): void;
 }
 

@@ -20,6 +20,11 @@ export class AuditLog {
     this.listeners.push(listener);
   }
 
+  /** Whether a record would go anywhere: the audit lines are pino's `info` level (LOG_LEVEL=warn drops them). */
+  get enabled(): boolean {
+    return this.listeners.length > 0 || this.logger.isLevelEnabled('info');
+  }
+
   record(event: AuditEvent, fields: AuditFields): void {
     this.logger.info({ event, ...fields }, `audit ${event}`);
     for (const listener of this.listeners) listener(event, fields);

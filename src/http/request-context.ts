@@ -19,7 +19,8 @@ class HttpRequestContext implements RequestContext {
   /** Records an audit event with this request's id and client IP (a closure made only when read). */
   get audit(): RequestContext['audit'] {
     const trail = this.services.audit;
-    if (!trail) return undefined;
+    // Undefined when nothing would be kept: `ctx.audit?.(event, fields)` then skips computing the fields.
+    if (!trail?.enabled) return undefined;
     const { requestId, ip } = this.exchange;
     return (event, fields) => trail.record(event, { request_id: requestId, ip: ip || null, ...fields });
   }
