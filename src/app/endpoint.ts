@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { RateLimitedError } from '../domain/errors.js';
+import { type OAuthError, RateLimitedError } from '../domain/errors.js';
 import { DEVICE_AUTHORIZATION_LIMITER, type GrantFloodLimit } from '../domain/grant-repository.js';
 import { ipBucket } from '../domain/ip-bucket.js';
 import { limiterRejections } from '../metrics.js';
@@ -25,7 +25,11 @@ export interface Endpoint<Input extends z.ZodObject, Output extends z.ZodType> {
   readonly output: Output;
   readonly openapi: OpenApiMeta;
   readonly oauthErrors?: readonly string[];
-  run(ctx: RequestContext, input: z.infer<Input>): Promise<z.infer<Output>>;
+  /**
+   * Resolves to the answer, or to an OAuth error that is an ordinary outcome (a pending poll: see
+   * exchangeToken), which is answered exactly as if it had been thrown.
+   */
+  run(ctx: RequestContext, input: z.infer<Input>): Promise<z.infer<Output> | OAuthError>;
 }
 
 export function endpoint<Input extends z.ZodObject, Output extends z.ZodType>(definition: Endpoint<Input, Output>) {

@@ -26,6 +26,7 @@ import {
   InvalidRequestError,
   InvalidScopeError,
   InvalidTargetError,
+  type OAuthError,
   SlowDownError,
   UnsupportedGrantTypeError,
 } from './errors.js';
@@ -51,13 +52,21 @@ interface Authorization {
   readonly resource: readonly string[];
 }
 
-/** POST /oauth/token: dispatches on grant_type (RFC 6749 §4.5). The client is already authenticated. */
+/**
+ * POST /oauth/token: dispatches on grant_type (RFC 6749 §4.5). The client is already authenticated.
+ *
+ * A device-code poll's outcome other than tokens (RFC 8628 §3.5: authorization_pending, slow_down,
+ * access_denied, expired_token, and invalid_grant for a code that is not pending) is *returned* as its
+ * OAuth error, not thrown: it is the ordinary answer to every poll but the last, and a throw through
+ * the async chain up to the renderer costs a measurable share of a poll (README, "Benchmark"). It is
+ * answered exactly as a thrown one (src/http/app.ts renders both). Everything else is thrown.
+ */
 export async function exchangeToken(
   deps: TokenGrantDeps,
   client: ClientConfig,
   request: TokenRequest,
   audit?: AuditSink,
-): Promise<TokenResponse> {
+): Promise<TokenResponse | OAuthError> {
   switch (request.grant_type) {
     case undefined:
       throw new InvalidRequestError('grant_type is required');
@@ -75,7 +84,12 @@ export async function exchangeToken(
 }
 
 /** RFC 8628 §3.4–3.5: one poll; one repository call (one Redis round trip) decides it. */
-async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, request: TokenRequest, audit?: AuditSink): Promise<TokenResponse> {
+async function redeemDeviceCode(
+  deps: TokenGrantDeps,
+  client: ClientConfig,
+  request: TokenRequest,
+  audit?: AuditSink,
+): Promise<TokenResponse | OAuthError> {
   assertGrantAllowed(client, DEVICE_CODE_GRANT_TYPE);
   if (request.device_code === undefined) throw new InvalidRequestError('device_code is required');
   // Refused before polling, so a wrong resource cannot spend an approved grant: a grant's resources
@@ -86,16 +100,16 @@ async function redeemDeviceCode(deps: TokenGrantDeps, client: ClientConfig, requ
   const outcome = await deps.grants.poll(deviceCodeHash, client.client_id, deps.clock.now());
   switch (outcome.kind) {
     case 'authorization_pending':
-      throw new AuthorizationPendingError('the user has not yet approved or denied the request');
+      return new AuthorizationPendingError('the user has not yet approved or denied the request');
     case 'slow_down':
-      throw new SlowDownError(`polling too fast; wait at least ${outcome.interval} seconds between requests`);
+      return new SlowDownError(`polling too fast; wait at least ${outcome.interval} seconds between requests`);
     case 'access_denied':
-      throw new AccessDeniedError('the user denied the request');
+      return new AccessDeniedError('the user denied the request');
     case 'expired_token':
       audit?.('expired_on_poll', { client_id: client.client_id, grant: grantReference(deviceCodeHash) });
-      throw new ExpiredTokenError('the device_code has expired; start a new device authorization');
+      return new ExpiredTokenError('the device_code has expired; start a new device authorization');
     case 'invalid_grant':
-      throw new InvalidGrantError('device_code is invalid, was issued to another client, or was already used');
+      return new InvalidGrantError('device_code is invalid, was issued to another client, or was already used');
     case 'approved': {
       const { grant } = outcome;
       const authorization = { subject: grant.subject ?? '', scope: grant.scope, resource: grant.resource };

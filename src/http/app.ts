@@ -68,17 +68,22 @@ export function createApp({ services, pages, logger, trustProxy = false, operati
     exchange.set('X-Request-Id', exchange.requestId);
     exchange.set('X-Content-Type-Options', 'nosniff');
     requestsInFlight.inc();
+    let refusal: unknown;
     try {
-      await dispatch(route, exchange);
+      refusal = await dispatch(route, exchange);
     } catch (thrown) {
-      const answer = oauthErrorAnswer(thrown, logger, path, isStoreFailure);
-      exchange.oauthError = answer.error.error;
-      exchange.status = answer.status;
-      for (const [name, value] of Object.entries(answer.headers)) exchange.set(name, value);
-      exchange.noStore();
-      exchange.json(answer.body);
+      refusal = thrown;
     } finally {
       requestsInFlight.dec();
+    }
+    // Thrown or returned (an ordinary outcome such as a pending poll): the same answer.
+    if (refusal !== undefined) {
+      const answer = oauthErrorAnswer(refusal, logger, path, isStoreFailure);
+      exchange.oauthError = answer.error.error;
+      exchange.status = answer.status;
+      for (const name in answer.headers) exchange.set(name, answer.headers[name]!);
+      exchange.noStore();
+      exchange.json(answer.body);
     }
     // Draining (checked when the answer is ready, so requests that began before SIGTERM count too):
     // RFC 9112 §9.6, tell the keep-alive client this connection ends with this response.

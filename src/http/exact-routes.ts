@@ -1,8 +1,11 @@
-import { InvalidRequestError } from '../domain/errors.js';
+import { InvalidRequestError, type OAuthError } from '../domain/errors.js';
 import type { Exchange } from './exchange.js';
 
 export type RouteMethod = 'GET' | 'POST';
-export type RouteHandler = (exchange: Exchange) => void | Promise<void>;
+/** Answers through the exchange, or returns the OAuth error to answer with (rendered as a thrown one is). */
+export type RouteHandler = (exchange: Exchange) => RouteResult | Promise<RouteResult>;
+// biome-ignore lint/suspicious/noConfusingVoidType: void is "answered through the exchange" (handlers that return nothing).
+type RouteResult = void | OAuthError;
 
 export interface Route {
   readonly method: RouteMethod;
@@ -38,7 +41,7 @@ export class ExactRoutes {
 }
 
 /** Runs the route's handler, or refuses the method: 405 with Allow (RFC 9110 §15.5.6). */
-export function dispatch(route: Route, exchange: Exchange): void | Promise<void> {
+export function dispatch(route: Route, exchange: Exchange): RouteResult | Promise<RouteResult> {
   const method = exchange.method;
   if (method === route.method || (route.method === 'GET' && method === 'HEAD')) return route.handler(exchange);
   exchange.set('Allow', route.allow);

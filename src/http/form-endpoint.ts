@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ServerError } from '../domain/errors.js';
+import { OAuthError, ServerError } from '../domain/errors.js';
 import type { Endpoint } from '../app/endpoint.js';
 import type { Services } from '../app/services.js';
 import { parseBasicCredentials } from './client-auth.js';
@@ -16,22 +16,26 @@ import { requestContext } from './request-context.js';
  * one renderer (src/http/oauth-errors.ts).
  */
 export function formEndpoint<Input extends z.ZodObject, Output extends z.ZodType>(services: Services, endpoint: Endpoint<Input, Output>) {
-  return async function handleForm(exchange: Exchange): Promise<void> {
+  return async function handleForm(exchange: Exchange): Promise<OAuthError | undefined> {
     const basic = parseBasicCredentials(exchange.header('authorization'));
     const input = endpoint.input.parse(formToInput(endpoint.input, await readForm(exchange.req)));
     exchange.grantType = (input as { grant_type?: unknown }).grant_type; // for the poll metrics (src/http/app.ts)
     const result = await endpoint.run(requestContext(services, exchange, basic), input);
+    if (result instanceof OAuthError) return result; // an ordinary outcome (a pending poll): rendered as if thrown
     exchange.noStore();
     exchange.json(checkedOutput(endpoint, result));
+    return undefined;
   };
 }
 
 /** GET endpoints (discovery): no input, the same output check. */
 export function jsonEndpoint<Output extends z.ZodType>(services: Services, endpoint: Endpoint<z.ZodObject, Output>, cacheControl: string) {
-  return async function handleGet(exchange: Exchange): Promise<void> {
+  return async function handleGet(exchange: Exchange): Promise<OAuthError | undefined> {
     const result = await endpoint.run(requestContext(services, exchange, undefined), {});
+    if (result instanceof OAuthError) return result;
     exchange.set('Cache-Control', cacheControl);
     exchange.json(checkedOutput(endpoint, result));
+    return undefined;
   };
 }
 
