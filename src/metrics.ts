@@ -9,13 +9,59 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry, prefix: 'devicegate_' });
 
+/**
+ * Increments of a counter's label sets, kept in plain numbers and added to the prom-client counter
+ * when the registry is collected (a /metrics scrape). For the series bumped on every request:
+ * prom-client hashes and validates the label set on every inc(), a child from labels() included
+ * (~0.2 µs each, several per poll); this pays that once per series per scrape.
+ */
+class DeferredIncrements {
+  private readonly bySeries = new Map<string, { readonly labels: Record<string, string>; pending: number }>();
+
+  /** The series of these labels (a fixed, small set: see the metric's comment); `inc()` adds one. */
+  series(labels: Record<string, string>): { inc(): void } {
+    const key = Object.values(labels).join('\u0000');
+    let entry = this.bySeries.get(key);
+    if (entry === undefined) {
+      entry = { labels, pending: 0 };
+      this.bySeries.set(key, entry);
+    }
+    const counted = entry;
+    return {
+      inc() {
+        counted.pending++;
+      },
+    };
+  }
+
+  flushInto(counter: Counter<string>): void {
+    for (const entry of this.bySeries.values()) {
+      if (entry.pending === 0) continue;
+      counter.inc(entry.labels, entry.pending);
+      entry.pending = 0;
+    }
+  }
+}
+
+const requestCounts = new DeferredIncrements();
+const pollAnswerCounts = new DeferredIncrements();
+const grantOutcomeCounts = new DeferredIncrements();
+
 /** Requests by route (the matched route's pattern, or "unmatched"), method and status. */
 export const httpRequests = new Counter({
   name: 'devicegate_http_requests_total',
   help: 'HTTP requests answered, by route, method and status.',
   labelNames: ['route', 'method', 'status'] as const,
   registers: [metricsRegistry],
+  collect() {
+    requestCounts.flushInto(this);
+  },
 });
+
+/** A series of devicegate_http_requests_total, for the caller to keep (src/http/app.ts caches them per route, method, status). */
+export function httpRequestCount(route: string, method: string, status: string): { inc(): void } {
+  return requestCounts.series({ route, method, status });
+}
 
 export const httpRequestDuration = new Histogram({
   name: 'devicegate_http_request_duration_seconds',
@@ -31,7 +77,17 @@ export const grantOutcomes = new Counter({
   help: 'Device grants by outcome.',
   labelNames: ['outcome'] as const,
   registers: [metricsRegistry],
+  collect() {
+    grantOutcomeCounts.flushInto(this);
+  },
 });
+
+/** A series of devicegate_grants_total counted as the request path counts (deferred; see DeferredIncrements). */
+export const grantOutcomeCount = {
+  issued: grantOutcomeCounts.series({ outcome: 'issued' }),
+  redeemed: grantOutcomeCounts.series({ outcome: 'redeemed' }),
+  expired: grantOutcomeCounts.series({ outcome: 'expired' }),
+} as const;
 
 /** The authorization code flow (issue 11), by outcome. */
 export const authorizationOutcomes = new Counter({
@@ -47,7 +103,21 @@ export const pollAnswers = new Counter({
   help: 'Device-code token requests by answer.',
   labelNames: ['answer'] as const,
   registers: [metricsRegistry],
+  collect() {
+    pollAnswerCounts.flushInto(this);
+  },
 });
+
+const pollAnswerSeries = new Map<string, { inc(): void }>();
+/** The series of one poll answer (an OAuth error code or `token`: a fixed set). */
+export function pollAnswerCount(answer: string): { inc(): void } {
+  let series = pollAnswerSeries.get(answer);
+  if (series === undefined) {
+    series = pollAnswerCounts.series({ answer });
+    pollAnswerSeries.set(answer, series);
+  }
+  return series;
+}
 
 /** A rate limiter refused a request (limiter: code, sign_in, device_authorization, client_auth, …). */
 export const limiterRejections = new Counter({

@@ -12,7 +12,7 @@ import { Exchange } from './exchange.js';
 import { formEndpoint, jsonEndpoint } from './form-endpoint.js';
 import { oauthErrorAnswer, oauthErrorRenderer, type StoreFailureTest } from './oauth-errors.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../config.js';
-import { grantOutcomes, httpRequestDuration, httpRequests, metricsRegistry, pollAnswers, requestsInFlight } from '../metrics.js';
+import { grantOutcomeCount, httpRequestCount, httpRequestDuration, metricsRegistry, pollAnswerCount, requestsInFlight } from '../metrics.js';
 import { clientIpResolver, type ProxyTrust } from './client-ip.js';
 import { requestIdFor, requestIds } from './audit.js';
 
@@ -91,7 +91,7 @@ export function createApp({ services, pages, logger, trustProxy = false, operati
     exchange.send();
     requestSeries(path, req.method, exchange.status).observe(performance.now() - started);
     if (path === TOKEN_PATH && exchange.grantType === DEVICE_CODE_GRANT_TYPE) countPoll(exchange.status, exchange.oauthError);
-    else if (path === DEVICE_AUTHORIZATION_PATH && exchange.status === 200) grantOutcomes.inc({ outcome: 'issued' });
+    else if (path === DEVICE_AUTHORIZATION_PATH && exchange.status === 200) grantOutcomeCount.issued.inc();
   };
 
   return function handleRequest(req, res) {
@@ -220,9 +220,9 @@ function observePageRequests(resolveClientIp: ReturnType<typeof clientIpResolver
 }
 
 /**
- * The counter and histogram children of one (route, method, status), looked up once: prom-client
- * hashes the label object on every inc()/observe(), which a poll would otherwise pay twice. Bounded:
- * routes and methods are fixed sets, statuses a few dozen.
+ * The request counter's series (counted in a plain number until the scrape: src/metrics.ts) and the
+ * histogram child of one (route, method, status), looked up once. Bounded: routes and methods are
+ * fixed sets, statuses a few dozen.
  */
 const seriesCache = new Map<string, { observe(ms: number): void }>();
 function requestSeries(route: string, requestMethod: string | undefined, status: number): { observe(ms: number): void } {
@@ -230,7 +230,7 @@ function requestSeries(route: string, requestMethod: string | undefined, status:
   const key = `${route} ${method} ${status}`;
   let series = seriesCache.get(key);
   if (series === undefined) {
-    const count = httpRequests.labels(route, method, String(status));
+    const count = httpRequestCount(route, method, String(status));
     const duration = httpRequestDuration.labels(route, method);
     series = {
       observe: (ms) => {
@@ -246,9 +246,9 @@ function requestSeries(route: string, requestMethod: string | undefined, status:
 /** RFC 8628 §3.5 answers to a device-code poll, and the grant outcomes a poll reveals. */
 function countPoll(status: number, oauthError: string | undefined): void {
   const answer = status === 200 ? 'token' : (oauthError ?? 'other');
-  pollAnswers.inc({ answer });
-  if (answer === 'token') grantOutcomes.inc({ outcome: 'redeemed' });
-  else if (answer === 'expired_token') grantOutcomes.inc({ outcome: 'expired' });
+  pollAnswerCount(answer).inc();
+  if (answer === 'token') grantOutcomeCount.redeemed.inc();
+  else if (answer === 'expired_token') grantOutcomeCount.expired.inc();
 }
 
 // Not async: it passes next()'s promise on, so it adds no await to every request.
