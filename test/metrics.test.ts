@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { grantOutcomeCount, httpRequestCount, metricsRegistry, pollAnswerCount } from '../src/metrics.js';
 
-const valueOf = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}.]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+const seriesValue = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}.]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 /** The per-request counters count in plain numbers and hand them to prom-client at the scrape. */
 describe('deferred request counters', () => {
@@ -10,20 +10,20 @@ describe('deferred request counters', () => {
     const count = httpRequestCount('/test-only', 'GET', '418');
     count.inc();
     count.inc();
-    expect(valueOf(await metricsRegistry.metrics(), series)).toBe(2);
-    expect(valueOf(await metricsRegistry.metrics(), series)).toBe(2); // nothing counted twice
+    expect(seriesValue(await metricsRegistry.metrics(), series)).toBe(2);
+    expect(seriesValue(await metricsRegistry.metrics(), series)).toBe(2); // nothing counted twice
     httpRequestCount('/test-only', 'GET', '418').inc(); // the same series, looked up again
-    expect(valueOf(await metricsRegistry.metrics(), series)).toBe(3);
+    expect(seriesValue(await metricsRegistry.metrics(), series)).toBe(3);
   });
 
   it('counts poll answers and grant outcomes the same way', async () => {
     const before = await metricsRegistry.metrics();
-    const pending = valueOf(before, 'devicegate_device_code_polls_total{answer="authorization_pending"}') || 0;
-    const issued = valueOf(before, 'devicegate_grants_total{outcome="issued"}') || 0;
+    const pending = seriesValue(before, 'devicegate_device_code_polls_total{answer="authorization_pending"}') || 0;
+    const issued = seriesValue(before, 'devicegate_grants_total{outcome="issued"}') || 0;
     pollAnswerCount('authorization_pending').inc();
     grantOutcomeCount.issued.inc();
     const after = await metricsRegistry.metrics();
-    expect(valueOf(after, 'devicegate_device_code_polls_total{answer="authorization_pending"}')).toBe(pending + 1);
-    expect(valueOf(after, 'devicegate_grants_total{outcome="issued"}')).toBe(issued + 1);
+    expect(seriesValue(after, 'devicegate_device_code_polls_total{answer="authorization_pending"}')).toBe(pending + 1);
+    expect(seriesValue(after, 'devicegate_grants_total{outcome="issued"}')).toBe(issued + 1);
   });
 });
