@@ -68,16 +68,19 @@ export function createApp({ services, pages, logger, trustProxy = false, operati
     exchange.set('X-Request-Id', exchange.requestId);
     exchange.set('X-Content-Type-Options', 'nosniff');
     requestsInFlight.inc();
+    let refused = false;
     let refusal: unknown;
     try {
       refusal = await dispatch(route, exchange);
+      refused = refusal !== undefined;
     } catch (thrown) {
+      refused = true;
       refusal = thrown;
     } finally {
       requestsInFlight.dec();
     }
     // Thrown or returned (an ordinary outcome such as a pending poll): the same answer.
-    if (refusal !== undefined) {
+    if (refused) {
       const answer = oauthErrorAnswer(refusal, logger, path, isStoreFailure);
       exchange.oauthError = answer.error.error;
       exchange.status = answer.status;

@@ -34,10 +34,6 @@ export class ExactRoutes {
   get(path: string): Route | undefined {
     return this.routes.get(path);
   }
-
-  paths(): IterableIterator<string> {
-    return this.routes.keys();
-  }
 }
 
 /** Runs the route's handler, or refuses the method: 405 with Allow (RFC 9110 §15.5.6). */

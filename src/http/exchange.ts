@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { NO_STORE_HEADERS } from './oauth-errors.js';
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
@@ -53,8 +54,7 @@ export class Exchange {
 
   /** RFC 6749 §5.1: token and error responses must not be cached. */
   noStore(): void {
-    this.headers['Cache-Control'] = 'no-store';
-    this.headers.Pragma = 'no-cache';
+    Object.assign(this.headers, NO_STORE_HEADERS);
   }
 
   /** Writes the answer (a HEAD request gets the headers only: node:http drops the body). */
