@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
 import { LuaScript } from '../../../src/store/redis/lua-script.js';
 import { callRedis, connectRedis } from '../../../src/store/redis/connection.js';
-import { coalesceWrites } from '../../../src/store/redis/write-coalescing.js';
+import { coalesceWrites, MAX_COMMANDS_PER_WRITE } from '../../../src/store/redis/write-coalescing.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
 
 let server: TestRedis;
@@ -63,15 +63,26 @@ describe('coalesceWrites', () => {
     expect(await socketWrites(redis, () => twentyGets(server.prefix()))).toBeGreaterThan(1);
   });
 
-  it('groups the scripts of concurrent polls (LuaScript.run coalesces)', async () => {
+  it('groups the scripts of concurrent polls (LuaScript.run coalesces), at most MAX_COMMANDS_PER_WRITE a write', async () => {
     const script = new LuaScript('poll-grant', 1);
     await script.run(redis, `${server.prefix()}absent`, 'cli', Date.now()); // loaded
+    const polls = (count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => script.run(redis, `${server.prefix()}absent${i}`, 'cli', Date.now())));
     let answers: unknown[] = [];
-    const writes = await socketWrites(redis, async () => {
-      answers = await Promise.all(Array.from({ length: 20 }, (_, i) => script.run(redis, `${server.prefix()}absent${i}`, 'cli', Date.now())));
-    });
-    expect(writes).toBe(1);
-    expect(answers).toEqual(Array.from({ length: 20 }, () => ['invalid_grant']));
+    expect(
+      await socketWrites(redis, async () => {
+        answers = await polls(MAX_COMMANDS_PER_WRITE);
+      }),
+    ).toBe(1);
+    expect(answers).toEqual(Array.from({ length: MAX_COMMANDS_PER_WRITE }, () => ['invalid_grant']));
+    // One more than fit: the first MAX_COMMANDS_PER_WRITE leave as soon as the next one comes, not at the end of the turn.
+    expect(
+      await socketWrites(redis, async () => {
+        answers = await polls(2 * MAX_COMMANDS_PER_WRITE + 1);
+      }),
+    ).toBe(3);
+    expect(answers).toEqual(Array.from({ length: 2 * MAX_COMMANDS_PER_WRITE + 1 }, () => ['invalid_grant']));
+    expect(redis.stream.writableCorked).toBe(0);
   });
 
   it('does nothing before the connection exists', () => {
