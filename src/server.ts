@@ -126,7 +126,7 @@ async function loadSessionKey(dataDir: string): Promise<Buffer> {
   return key;
 }
 
-/** Wires config → stores, keys → services → Koa and listens. */
+/** Wires config → stores, keys → services → the HTTP front (and the pages' Koa app) and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = withRedactedErrors(options.logger ?? pino({ level: config.logLevel }));
@@ -314,7 +314,7 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string]>> = {
 };
 
 /**
- * A request the HTTP parser refused (headers too large, malformed, too slow) never reaches Koa;
+ * A request the HTTP parser refused (headers too large, malformed, too slow) never reaches a handler;
  * Node's default answer has no body. Every answer here is JSON like the rest, so a client of the
  * OAuth endpoints always gets an `error` it can read (RFC 6749 §5.2).
  */

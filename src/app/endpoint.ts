@@ -16,7 +16,7 @@ type OpenApiMeta = {
 
 /**
  * One endpoint of the application layer: its contract (Zod input and output), its OpenAPI meta,
- * the OAuth errors it can answer with, and what it does. The Koa handlers (src/http/) run them
+ * the OAuth errors it can answer with, and what it does. The HTTP handlers (src/http/) run them
  * directly with the same contract validation; the tRPC router (src/openapi/router.ts) is built from
  * them only to generate the OpenAPI document, so tRPC's per-call machinery stays off the request path.
  */

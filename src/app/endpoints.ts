@@ -6,7 +6,7 @@ import { token } from './endpoints/token.js';
 
 /**
  * Every endpoint of the application layer, one file each under endpoints/ (contract + what it runs).
- * The Koa handlers (src/http/app.ts) mount them; the tRPC router (src/openapi/router.ts) is built
+ * The HTTP front (src/http/app.ts) mounts them; the tRPC router (src/openapi/router.ts) is built
  * from them to generate the OpenAPI document. The key order is the document's operation order.
  */
 export const endpoints = { deviceAuthorization, token, revoke, introspect, metadata, jwks };
