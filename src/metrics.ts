@@ -16,22 +16,18 @@ collectDefaultMetrics({ register: metricsRegistry, prefix: 'devicegate_' });
  * (~0.2 µs each, several per poll); this pays that once per series per scrape.
  */
 class DeferredIncrements {
-  private readonly bySeries = new Map<string, { readonly labels: Record<string, string>; pending: number }>();
+  private readonly bySeries = new Map<string, { readonly labels: Record<string, string>; pending: number; readonly series: { inc(): void } }>();
 
   /** The series of these labels (a fixed, small set: see the metric's comment); `inc()` adds one. */
   series(labels: Record<string, string>): { inc(): void } {
     const key = Object.values(labels).join('\u0000');
     let entry = this.bySeries.get(key);
     if (entry === undefined) {
-      entry = { labels, pending: 0 };
-      this.bySeries.set(key, entry);
+      const created = { labels, pending: 0, series: { inc: () => void created.pending++ } };
+      this.bySeries.set(key, created);
+      entry = created;
     }
-    const counted = entry;
-    return {
-      inc() {
-        counted.pending++;
-      },
-    };
+    return entry.series;
   }
 
   flushInto(counter: Counter<string>): void {
@@ -108,15 +104,9 @@ export const pollAnswers = new Counter({
   },
 });
 
-const pollAnswerSeries = new Map<string, { inc(): void }>();
 /** The series of one poll answer (an OAuth error code or `token`: a fixed set). */
 export function pollAnswerCount(answer: string): { inc(): void } {
-  let series = pollAnswerSeries.get(answer);
-  if (series === undefined) {
-    series = pollAnswerCounts.series({ answer });
-    pollAnswerSeries.set(answer, series);
-  }
-  return series;
+  return pollAnswerCounts.series({ answer });
 }
 
 /** A rate limiter refused a request (limiter: code, sign_in, device_authorization, client_auth, …). */

@@ -10,6 +10,7 @@ import { endpoints } from '../app/endpoints.js';
 import { dispatch, ExactRoutes, type Route } from './exact-routes.js';
 import { Exchange } from './exchange.js';
 import { formEndpoint, jsonEndpoint } from './form-endpoint.js';
+import { JSON_CONTENT_TYPE } from './json-body.js';
 import { oauthErrorAnswer, oauthErrorRenderer, type StoreFailureTest } from './oauth-errors.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../config.js';
 import { grantOutcomeCount, httpRequestCount, httpRequestDuration, metricsRegistry, pollAnswerCount, requestsInFlight } from '../metrics.js';
@@ -136,7 +137,7 @@ function exactRoutes(services: Services, operations: AppOperations | undefined):
   if (operations?.metricsOnMainPort ?? true) routes.add('GET', '/metrics', serveMetrics);
   const openApiDocument = readFileSync(OPENAPI_DOCUMENT, 'utf8');
   routes.add('GET', '/openapi.json', (exchange) => {
-    exchange.set('Content-Type', 'application/json; charset=utf-8');
+    exchange.set('Content-Type', JSON_CONTENT_TYPE);
     exchange.body = openApiDocument;
   });
   const redocPage = readFileSync(REDOC_PAGE, 'utf8');

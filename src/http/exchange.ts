@@ -1,7 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { JSON_CONTENT_TYPE } from './json-body.js';
 import { NO_STORE_HEADERS } from './oauth-errors.js';
-
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
  * One request to an exact route (the OAuth endpoints, discovery, health, metrics, documents) and the

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Answers with `value` as JSON (RFC 6749 §5.1, §5.2: application/json, UTF-8). Serialised here, with
