@@ -21,7 +21,8 @@ const scripts = {
   createGrant: new LuaScript('create-grant', 2),
   /** The same script with the two flood-limit counters (per client IP bucket, per client) as KEYS[3..4]. */
   createGrantWithinFloodLimit: new LuaScript('create-grant', 4),
-  pollGrant: new LuaScript('poll-grant', 1),
+  /** The poll policy's numbers are the script's constants (one source: src/domain/poll-policy.ts). */
+  pollGrant: new LuaScript('poll-grant', 1, { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS }),
   decideGrant: new LuaScript('decide-grant', 1),
   findByUserCode: new LuaScript('find-grant-by-user-code', 1),
 };
@@ -101,16 +102,7 @@ export class RedisDeviceGrantRepository implements DeviceGrantRepository {
   /** One EVALSHA: the whole poll, including consumption, is one round trip. */
   poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollOutcome> {
     return this.call(() =>
-      scripts.pollGrant.run<[string, ...(string | number)[]]>(
-        this.redis,
-        this.keys.grant(deviceCodeHash),
-        clientId,
-        now,
-        // The policy's numbers travel with every call, so the script cannot drift from poll-policy.ts.
-        SLOW_DOWN_INCREMENT_SECONDS,
-        POLL_LEEWAY_MS_PER_INTERVAL_SECOND,
-        POLL_LEEWAY_MAX_MS,
-      ),
+      scripts.pollGrant.run<[string, ...(string | number)[]]>(this.redis, this.keys.grant(deviceCodeHash), clientId, now),
     ).then((reply) => pollOutcome(deviceCodeHash, reply));
   }
 

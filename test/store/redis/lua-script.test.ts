@@ -1,7 +1,10 @@
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { POLL_LEEWAY_MAX_MS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, SLOW_DOWN_INCREMENT_SECONDS } from '../../../src/domain/poll-policy.js';
 import { LuaScript } from '../../../src/store/redis/lua-script.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
+
+const POLL_POLICY = { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS };
 
 let server: TestRedis;
 let redis: Redis;
@@ -22,7 +25,7 @@ async function commandCalls(): Promise<Record<string, number>> {
 
 describe('LuaScript', () => {
   // poll-grant.lua: KEYS[1] grant hash, ARGV client_id, now; an absent grant answers invalid_grant.
-  const script = new LuaScript('poll-grant', 1);
+  const script = new LuaScript('poll-grant', 1, POLL_POLICY);
   let key: string;
   beforeEach(async () => {
     key = `${server.prefix()}grant`;
@@ -62,5 +65,37 @@ describe('LuaScript', () => {
     const calls = await commandCalls();
     expect(calls.evalsha).toBe(1);
     expect(calls.eval).toBeUndefined();
+  });
+
+  it('passes keys and arguments as they are, numbers as their decimal text (a grant has ~25 of them)', async () => {
+    // create-grant.lua writes ARGV's field, value pairs into the grant hash as they come.
+    const create = new LuaScript('create-grant', 2);
+    const index = `${server.prefix()}index`;
+    const grant = `${server.prefix()}grant-args`;
+    const values = Array.from({ length: 12 }, (_, i) => (i % 2 ? `value ${i} é` : i * 1.5));
+    expect(await create.run(redis, index, grant, 60_000, 'index value', 0, ...values.flatMap((value, i) => [`f${i}`, value]))).toBe(1);
+    expect(await redis.hgetall(grant)).toEqual(Object.fromEntries(values.map((value, i) => [`f${i}`, String(value)])));
+    expect(await redis.get(index)).toBe('index value');
+    expect(await redis.pttl(grant)).toBeGreaterThan(59_000);
+  });
+});
+
+describe('LuaScript constants', () => {
+  it('fills every $NAME of the script once, when it is loaded, and names it by the filled source', async () => {
+    const script = new LuaScript('poll-grant', 1, POLL_POLICY);
+    expect(script.source).not.toMatch(/\$[A-Z]/);
+    expect(script.source).toContain(`interval + ${SLOW_DOWN_INCREMENT_SECONDS}`);
+    expect(script.source).toContain(`math.min(${POLL_LEEWAY_MAX_MS}, interval * ${POLL_LEEWAY_MS_PER_INTERVAL_SECOND})`);
+    expect(script.sha1).toBe(await redis.script('LOAD', script.source));
+  });
+
+  it('refuses a script with a placeholder left without a value', () => {
+    const { POLL_LEEWAY_MAX_MS: _missing, ...partial } = POLL_POLICY;
+    expect(() => new LuaScript('poll-grant', 1, partial)).toThrow('poll-grant.lua: no value for $POLL_LEEWAY_MAX_MS');
+  });
+
+  it('refuses a value the script has no placeholder for, and a value that is not a finite number', () => {
+    expect(() => new LuaScript('poll-grant', 1, { ...POLL_POLICY, EXTRA: 1 })).toThrow('poll-grant.lua: no placeholder for EXTRA');
+    expect(() => new LuaScript('poll-grant', 1, { ...POLL_POLICY, POLL_LEEWAY_MAX_MS: Number.NaN })).toThrow('must be a finite number');
   });
 });

@@ -1,8 +1,8 @@
 -- One poll of the token endpoint (RFC 8628 §3.4-3.5) in one atomic step. The same rules as
 -- src/domain/poll-policy.ts decidePoll(); the shared contract suite keeps the two in agreement.
 -- KEYS[1] grant hash   ARGV[1] client_id   ARGV[2] now (ms)
--- ARGV[3] slow_down step (s)   ARGV[4] leeway per second of interval (ms)   ARGV[5] leeway cap (ms)
---   (SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS: one source)
+-- The policy's numbers are filled in from poll-policy.ts when the script is loaded (LuaScript constants):
+-- one source, and three arguments fewer on every poll.
 -- Returns {'invalid_grant'} | {'expired_token'} | {'slow_down', interval} | {'access_denied'}
 --       | {'authorization_pending'} | {'approved', field, value, ...} (the consumed grant)
 -- Field names: src/store/redis/grant-hash.ts (c client_id, s status, e expires_at, i interval, p last_polled_at);
@@ -21,10 +21,10 @@ end
 local interval = tonumber(f[4])
 local last = f[5] and tonumber(f[5])
 -- Jitter leeway (pollLeewayMs): a share of the interval, capped.
-local leeway = math.min(tonumber(ARGV[5]), interval * tonumber(ARGV[4]))
+local leeway = math.min($POLL_LEEWAY_MAX_MS, interval * $POLL_LEEWAY_MS_PER_INTERVAL_SECOND)
 if last and now < last + interval * 1000 - leeway then
   -- RFC 8628 §3.5: slow_down adds 5 s for this and all later requests; persisted with the poll time.
-  interval = interval + tonumber(ARGV[3])
+  interval = interval + $SLOW_DOWN_INCREMENT_SECONDS
   redis.call('HSET', KEYS[1], 'i', interval, 'p', ARGV[2])
   return {'slow_down', interval}
 end
