@@ -235,7 +235,7 @@ function requestSeries(route: string, requestMethod: string | undefined, status:
   let series = seriesCache.get(key);
   if (series === undefined) {
     const count = httpRequestCount(route, method, String(status));
-    const duration = httpRequestDuration.labels(route, method);
+    const duration = httpRequestDuration.series({ route, method });
     series = {
       observe: (ms) => {
         count.inc();
