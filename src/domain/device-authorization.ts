@@ -95,12 +95,23 @@ async function storeWithinFloodLimit(
   );
 }
 
+/** A client's registered scopes as a set, split once per client configuration (every authorization asks). */
+const registeredScopeSets = new WeakMap<ClientConfig, { readonly scope: string; readonly set: ReadonlySet<string> }>();
+function registeredScopes(client: ClientConfig): ReadonlySet<string> {
+  const cached = registeredScopeSets.get(client);
+  // Keyed by the configuration object; the scope string is compared too, so a changed value is never served stale.
+  if (cached !== undefined && cached.scope === client.scope) return cached.set;
+  const set = new Set(client.scope.split(' ').filter(Boolean));
+  registeredScopeSets.set(client, { scope: client.scope, set });
+  return set;
+}
+
 /**
  * RFC 6749 §3.3: the requested scope must be within the client's registered scope. When the
  * client omits it, the grant gets every scope the client is registered for (documented default).
  */
 export function grantedScope(client: ClientConfig, requested: string | undefined): string[] {
-  const allowed = new Set(client.scope.split(' ').filter(Boolean));
+  const allowed = registeredScopes(client);
   if (requested === undefined) return [...allowed];
   const tokens = requested.split(' ');
   if (tokens.some((token) => token === '')) throw new InvalidScopeError('scope must be single-space-separated scope tokens');

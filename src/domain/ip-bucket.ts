@@ -2,6 +2,8 @@ import { isIPv6 } from 'node:net';
 
 /** The key an address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's prefix). */
 export function ipBucket(ip: string): string {
+  // No colon, no IPv6 (net.isIPv6 is a long regular expression; most clients are IPv4).
+  if (!ip.includes(':')) return ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1]!;
   if (!isIPv6(ip)) return ip;

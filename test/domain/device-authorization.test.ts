@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.js';
-import { authorizeDevice, type DeviceAuthorizationDeps } from '../../src/domain/device-authorization.js';
-import { TemporarilyUnavailableError } from '../../src/domain/errors.js';
+import { authorizeDevice, type DeviceAuthorizationDeps, grantedScope } from '../../src/domain/device-authorization.js';
+import { InvalidScopeError, TemporarilyUnavailableError } from '../../src/domain/errors.js';
 import { MemoryDeviceGrantRepository } from '../../src/store/memory/grants.js';
 import { RedisDeviceGrantRepository } from '../../src/store/redis/grants.js';
 import type { DeviceGrantRepository } from '../../src/domain/grant-repository.js';
@@ -54,5 +54,26 @@ describe.each(['memory', 'redis'] as const)('user-code collisions (%s store)', (
       TemporarilyUnavailableError,
     );
     await close();
+  });
+});
+
+describe('grantedScope (RFC 6749 §3.3)', () => {
+  const client = (scope: string) => ({ ...testClients()[0]!, scope });
+
+  it('grants every registered scope when none is asked for, and only registered ones when asked', () => {
+    const registered = client('openid profile  mcp');
+    expect(grantedScope(registered, undefined)).toEqual(['openid', 'profile', 'mcp']);
+    expect(grantedScope(registered, 'mcp openid mcp')).toEqual(['mcp', 'openid']);
+    expect(() => grantedScope(registered, 'admin')).toThrow(InvalidScopeError);
+    expect(() => grantedScope(registered, 'openid  mcp')).toThrow(InvalidScopeError);
+  });
+
+  it('follows a client whose registered scope changed (the set is kept per configuration object and checked against it)', () => {
+    const registered = client('openid');
+    expect(grantedScope(registered, undefined)).toEqual(['openid']);
+    (registered as { scope: string }).scope = 'openid mcp';
+    expect(grantedScope(registered, 'mcp')).toEqual(['mcp']);
+    (registered as { scope: string }).scope = 'profile';
+    expect(() => grantedScope(registered, 'mcp')).toThrow(InvalidScopeError);
   });
 });

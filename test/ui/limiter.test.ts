@@ -10,6 +10,8 @@ describe('ipBucket: the key an address is limited under', () => {
     ['2001:0db8:0000:0001:ffff::', '2001:db8:0:1::/64'],
     ['2001:db8::1', '2001:db8:0:0::/64'],
     ['::1', '0:0:0:0::/64'],
+    ['::FFFF:198.51.100.1', '198.51.100.1'],
+    ['not an address', 'not an address'], // no colon: taken as it is, as before
   ])('%s → %s', (ip, bucket) => {
     expect(ipBucket(ip)).toBe(bucket);
   });
