@@ -58,18 +58,18 @@ describe.each(['memory', 'redis'] as const)('user-code collisions (%s store)', (
 });
 
 describe('grantedScope (RFC 6749 §3.3)', () => {
-  const client = (scope: string) => ({ ...testClients()[0]!, scope });
+  const client = async (scope: string) => ({ ...(await testClients())[0]!, scope });
 
-  it('grants every registered scope when none is asked for, and only registered ones when asked', () => {
-    const registered = client('openid profile  mcp');
+  it('grants every registered scope when none is asked for, and only registered ones when asked', async () => {
+    const registered = await client('openid profile  mcp');
     expect(grantedScope(registered, undefined)).toEqual(['openid', 'profile', 'mcp']);
     expect(grantedScope(registered, 'mcp openid mcp')).toEqual(['mcp', 'openid']);
     expect(() => grantedScope(registered, 'admin')).toThrow(InvalidScopeError);
     expect(() => grantedScope(registered, 'openid  mcp')).toThrow(InvalidScopeError);
   });
 
-  it('follows a client whose registered scope changed (the set is kept per configuration object and checked against it)', () => {
-    const registered = client('openid');
+  it('follows a client whose registered scope changed (the set is kept per configuration object and checked against it)', async () => {
+    const registered = await client('openid');
     expect(grantedScope(registered, undefined)).toEqual(['openid']);
     (registered as { scope: string }).scope = 'openid mcp';
     expect(grantedScope(registered, 'mcp')).toEqual(['mcp']);
