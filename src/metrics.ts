@@ -95,7 +95,7 @@ export class DeferredHistogram<Label extends string = never> {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
-  /** The same for registry.getMetricsAsJSON() (the workers' aggregation reads this). */
+  /** The same for registry.getMetricsAsJSON(). */
   get() {
     return this.getForPromString();
   }

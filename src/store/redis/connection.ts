@@ -217,23 +217,29 @@ class CallDeadlines {
 
 const deadlines = new CallDeadlines();
 
-/** `pending`, or a "Command timed out" failure after the call deadline (see CallDeadlines). */
+/**
+ * Hands `pending`'s outcome to `onResult` or `onFailure`, or a "Command timed out" failure to
+ * `onFailure` after the call deadline (see CallDeadlines): exactly one of them, once.
+ */
+function settleByDeadline<T>(pending: Promise<T>, startedAt: number, onResult: (result: T) => void, onFailure: (error: unknown) => void): void {
+  const call = deadlines.add(startedAt, () => onFailure(new Error('Command timed out')));
+  pending.then(
+    (result) => {
+      if (call.settled) return;
+      deadlines.settle(call);
+      onResult(result);
+    },
+    (error: unknown) => {
+      if (call.settled) return;
+      deadlines.settle(call);
+      onFailure(error);
+    },
+  );
+}
+
+/** `pending`, or a "Command timed out" failure after the call deadline (the readiness probe's). */
 export function withRedisDeadline<T>(pending: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const call = deadlines.add(performance.now(), () => reject(new Error('Command timed out')));
-    pending.then(
-      (result) => {
-        if (call.settled) return;
-        deadlines.settle(call);
-        resolve(result);
-      },
-      (error: unknown) => {
-        if (call.settled) return;
-        deadlines.settle(call);
-        reject(error);
-      },
-    );
-  });
+  return new Promise<T>((resolve, reject) => settleByDeadline(pending, performance.now(), resolve, reject));
 }
 
 /**
@@ -247,30 +253,24 @@ export function callRedis<T>(store: string, command: () => Promise<T>): Promise<
   // call, a poll's included.
   const started = performance.now();
   return new Promise<T>((resolve, reject) => {
-    const fail = (error: unknown) => {
-      redisCommandDuration.observe((performance.now() - started) / 1000);
-      redisErrors.inc({ kind: error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message) ? 'reply' : 'unavailable' });
-      for (const listener of failureListeners) listener(error);
-      reject(new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error }));
-    };
-    const call = deadlines.add(started, () => fail(new Error('Command timed out')));
     let pending: Promise<T>;
     try {
       pending = command();
     } catch (error) {
       pending = Promise.reject(error);
     }
-    pending.then(
+    settleByDeadline(
+      pending,
+      started,
       (result) => {
-        if (call.settled) return;
-        deadlines.settle(call);
         redisCommandDuration.observe((performance.now() - started) / 1000);
         resolve(result);
       },
-      (error: unknown) => {
-        if (call.settled) return;
-        deadlines.settle(call);
-        fail(error);
+      (error) => {
+        redisCommandDuration.observe((performance.now() - started) / 1000);
+        redisErrors.inc({ kind: error instanceof ReplyError && !TRANSIENT_REPLY.test((error as Error).message) ? 'reply' : 'unavailable' });
+        for (const listener of failureListeners) listener(error);
+        reject(new TemporarilyUnavailableError(`the ${store} is unavailable; retry shortly`, { cause: error }));
       },
     );
   });
