@@ -16,13 +16,15 @@ import { LuaScript } from './lua-script.js';
 import { type DeviceGrant, retentionMs } from '../../domain/device-grant.js';
 import type { DeviceGrantRepository, GrantFloodLimit } from '../../domain/grant-repository.js';
 
+/** poll-grant.lua's `$NAME` constants: the poll policy's numbers (one source: src/domain/poll-policy.ts). */
+export const POLL_GRANT_CONSTANTS = { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS } as const;
+
 /** The device grant's scripts (lua/ beside this file; each file's header states its KEYS and ARGV). */
 const scripts = {
   createGrant: new LuaScript('create-grant', 2),
   /** The same script with the two flood-limit counters (per client IP bucket, per client) as KEYS[3..4]. */
   createGrantWithinFloodLimit: new LuaScript('create-grant', 4),
-  /** The poll policy's numbers are the script's constants (one source: src/domain/poll-policy.ts). */
-  pollGrant: new LuaScript('poll-grant', 1, { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS }),
+  pollGrant: new LuaScript('poll-grant', 1, POLL_GRANT_CONSTANTS),
   decideGrant: new LuaScript('decide-grant', 1),
   findByUserCode: new LuaScript('find-grant-by-user-code', 1),
 };

@@ -1,10 +1,9 @@
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { POLL_LEEWAY_MAX_MS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, SLOW_DOWN_INCREMENT_SECONDS } from '../../../src/domain/poll-policy.js';
+import { POLL_GRANT_CONSTANTS } from '../../../src/store/redis/grants.js';
 import { LuaScript } from '../../../src/store/redis/lua-script.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
-
-const POLL_POLICY = { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS };
 
 let server: TestRedis;
 let redis: Redis;
@@ -25,7 +24,7 @@ async function commandCalls(): Promise<Record<string, number>> {
 
 describe('LuaScript', () => {
   // poll-grant.lua: KEYS[1] grant hash, ARGV client_id, now; an absent grant answers invalid_grant.
-  const script = new LuaScript('poll-grant', 1, POLL_POLICY);
+  const script = new LuaScript('poll-grant', 1, POLL_GRANT_CONSTANTS);
   let key: string;
   beforeEach(async () => {
     key = `${server.prefix()}grant`;
@@ -82,7 +81,7 @@ describe('LuaScript', () => {
 
 describe('LuaScript constants', () => {
   it('fills every $NAME of the script once, when it is loaded, and names it by the filled source', async () => {
-    const script = new LuaScript('poll-grant', 1, POLL_POLICY);
+    const script = new LuaScript('poll-grant', 1, POLL_GRANT_CONSTANTS);
     expect(script.source).not.toMatch(/\$[A-Z]/);
     expect(script.source).toContain(`interval + ${SLOW_DOWN_INCREMENT_SECONDS}`);
     expect(script.source).toContain(`math.min(${POLL_LEEWAY_MAX_MS}, interval * ${POLL_LEEWAY_MS_PER_INTERVAL_SECOND})`);
@@ -90,12 +89,12 @@ describe('LuaScript constants', () => {
   });
 
   it('refuses a script with a placeholder left without a value', () => {
-    const { POLL_LEEWAY_MAX_MS: _missing, ...partial } = POLL_POLICY;
+    const { POLL_LEEWAY_MAX_MS: _missing, ...partial } = POLL_GRANT_CONSTANTS;
     expect(() => new LuaScript('poll-grant', 1, partial)).toThrow('poll-grant.lua: no value for $POLL_LEEWAY_MAX_MS');
   });
 
   it('refuses a value the script has no placeholder for, and a value that is not a finite number', () => {
-    expect(() => new LuaScript('poll-grant', 1, { ...POLL_POLICY, EXTRA: 1 })).toThrow('poll-grant.lua: no placeholder for EXTRA');
-    expect(() => new LuaScript('poll-grant', 1, { ...POLL_POLICY, POLL_LEEWAY_MAX_MS: Number.NaN })).toThrow('must be a finite number');
+    expect(() => new LuaScript('poll-grant', 1, { ...POLL_GRANT_CONSTANTS, EXTRA: 1 })).toThrow('poll-grant.lua: no placeholder for EXTRA');
+    expect(() => new LuaScript('poll-grant', 1, { ...POLL_GRANT_CONSTANTS, POLL_LEEWAY_MAX_MS: Number.NaN })).toThrow('must be a finite number');
   });
 });

@@ -1,13 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailableError } from '../../../src/domain/errors.js';
-import { POLL_LEEWAY_MAX_MS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, SLOW_DOWN_INCREMENT_SECONDS } from '../../../src/domain/poll-policy.js';
+import { POLL_GRANT_CONSTANTS } from '../../../src/store/redis/grants.js';
 import { LuaScript } from '../../../src/store/redis/lua-script.js';
 import { callRedis, connectRedis } from '../../../src/store/redis/connection.js';
 import { coalesceWrites, MAX_COMMANDS_PER_WRITE } from '../../../src/store/redis/write-coalescing.js';
 import { startTestRedis, type TestRedis } from '../../support/redis-server.js';
-
-const POLL_POLICY = { SLOW_DOWN_INCREMENT_SECONDS, POLL_LEEWAY_MS_PER_INTERVAL_SECOND, POLL_LEEWAY_MAX_MS };
 
 let server: TestRedis;
 beforeAll(async () => {
@@ -67,7 +65,7 @@ describe('coalesceWrites', () => {
   });
 
   it('groups the scripts of concurrent polls (LuaScript.run coalesces), at most MAX_COMMANDS_PER_WRITE a write', async () => {
-    const script = new LuaScript('poll-grant', 1, POLL_POLICY);
+    const script = new LuaScript('poll-grant', 1, POLL_GRANT_CONSTANTS);
     await script.run(redis, `${server.prefix()}absent`, 'cli', Date.now()); // loaded
     const polls = (count: number) =>
       Promise.all(Array.from({ length: count }, (_, i) => script.run(redis, `${server.prefix()}absent${i}`, 'cli', Date.now())));
